@@ -1,0 +1,94 @@
+"""People and their API tokens."""
+
+import uuid
+
+from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.db import models
+from django.db.models.functions import Lower
+
+
+class UserManager(DjangoUserManager):
+    """Every way Django makes a user (createsuperuser, tests, the admin's helpers) goes
+    through `user_create`, so that no user is ever without a personal workspace."""
+
+    def _create_user(self, username, email, password, **extra_fields):
+        from chatapp.accounts.services import user_create
+
+        return user_create(username=username, email=email or "", password=password, **extra_fields)
+
+
+class User(AbstractUser):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    display_name = models.CharField(max_length=150, blank=True)
+    default_workspace = models.ForeignKey(
+        "conversations.Workspace",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = UserManager()
+
+    class Meta(AbstractUser.Meta):
+        swappable = "AUTH_USER_MODEL"
+        ordering = ["username"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"),
+                name="user_email_unique_ci",
+                condition=~models.Q(email=""),
+                violation_error_message="A user with this email already exists.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.username
+
+    @property
+    def name(self) -> str:
+        """What other people see: the display name, else the username."""
+        return self.display_name or self.username
+
+
+class TokenKind(models.TextChoices):
+    ACCESS = "access", "Access"
+    REFRESH = "refresh", "Refresh"
+    PERSONAL = "personal", "Personal"
+
+
+class ApiToken(models.Model):
+    """A bearer token. Only its SHA-256 hash is stored, with a short prefix to recognise it."""
+
+    Kind = TokenKind
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, blank=True)
+    kind = models.CharField(max_length=10, choices=TokenKind.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=12)
+    # Refresh tokens issued by rotation share a family; reuse of a dead one revokes it all.
+    family = models.UUIDField(null=True, blank=True, db_index=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["user", "kind", "-created_at"], name="apitoken_user_kind"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=TokenKind.values),
+                name="apitoken_kind_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} token {self.prefix}… of {self.user_id}"

@@ -1,0 +1,99 @@
+"""The JSON API: one NinjaAPI, its routers, and the one place where errors get their shape.
+
+Every error body is {"error": {"code", "message", "details"}} with the SPEC's status codes.
+"""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI, Router
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import django_auth
+
+from chatapp.health import health_body
+from conversations import exceptions
+from conversations.api import router as conversations_router
+
+api = NinjaAPI(
+    title="chatapp API",
+    version="1",
+    urls_namespace="api-v1",
+    auth=django_auth,
+    docs_url="/docs",
+)
+
+STATUS_BY_ERROR = [
+    (exceptions.NotFound, 404),
+    (exceptions.PermissionDenied, 403),
+    (exceptions.InvalidInput, 422),
+    (exceptions.Conflict, 409),
+]
+
+
+def error_response(
+    request: HttpRequest, status: int, code: str, message: str, details: dict | None = None
+) -> HttpResponse:
+    return api.create_response(
+        request,
+        {"error": {"code": code, "message": message, "details": details or {}}},
+        status=status,
+    )
+
+
+@api.exception_handler(exceptions.ChatError)
+def on_domain_error(request: HttpRequest, error: exceptions.ChatError) -> HttpResponse:
+    status = next(
+        (code for error_type, code in STATUS_BY_ERROR if isinstance(error, error_type)), 400
+    )
+    return error_response(request, status, error.code, error.message, error.details)
+
+
+@api.exception_handler(NinjaValidationError)
+def on_validation_error(request: HttpRequest, error: NinjaValidationError) -> HttpResponse:
+    problems = [
+        {
+            # ("body", "payload", "content") → "content": the field as the client sent it.
+            "field": ".".join(str(part) for part in item.get("loc", ())[2:])
+            or ".".join(str(part) for part in item.get("loc", ())),
+            "message": item.get("msg", "invalid"),
+        }
+        for item in error.errors
+    ]
+    first = problems[0] if problems else {"field": "", "message": "invalid"}
+    return error_response(
+        request,
+        422,
+        "invalid",
+        f"{first['field']}: {first['message']}" if first["field"] else first["message"],
+        {"field": first["field"], "errors": problems},
+    )
+
+
+@api.exception_handler(DjangoValidationError)
+def on_django_validation_error(
+    request: HttpRequest, error: DjangoValidationError
+) -> HttpResponse:
+    return error_response(request, 422, "invalid", " ".join(error.messages))
+
+
+@api.exception_handler(AuthenticationError)
+def on_not_signed_in(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
+    return error_response(request, 401, "not_authenticated", "Sign in to use the API.")
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
+    return error_response(request, error.status_code, "http_error", str(error))
+
+
+health_router = Router(tags=["health"])
+
+
+@health_router.get("/health", auth=None, response={200: dict, 503: dict})
+def health(request: HttpRequest):
+    """200 when the database answers, 503 with its error when it does not."""
+    return health_body()
+
+
+api.add_router("", health_router)
+api.add_router("", conversations_router)

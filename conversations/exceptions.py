@@ -1,0 +1,46 @@
+"""Domain errors raised by services and selectors. No HTTP here: chatapp/api.py maps each
+type to the SPEC's error envelope and status code once."""
+
+
+class ChatError(Exception):
+    """Base of every domain error: a stable machine `code`, a human `message`, `details`."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, details: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class NotFound(ChatError):
+    """The object does not exist, or the caller may not know that it does."""
+
+    code = "not_found"
+
+
+class PermissionDenied(ChatError):
+    """The caller can see the object but may not do this to it."""
+
+    code = "forbidden"
+
+
+class InvalidInput(ChatError):
+    """A value is not acceptable; `field` names which one."""
+
+    code = "invalid"
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message, details={"field": field})
+        self.field = field
+
+
+class Conflict(ChatError):
+    """The request clashes with the current state (a reused idempotency key, a closed
+    conversation)."""
+
+    code = "conflict"
+
+
+class IdempotencyConflict(Conflict):
+    code = "idempotency_conflict"

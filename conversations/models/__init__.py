@@ -1,0 +1,50 @@
+"""The domain models, one module per concept."""
+
+from .agents import Agent, Provider
+from .conversations import (
+    TITLE_MAX_LENGTH,
+    Conversation,
+    ConversationKind,
+    ConversationStatus,
+    Participant,
+    ParticipantRole,
+)
+from .messages import (
+    CLIENT_MESSAGE_ID_MAX_LENGTH,
+    CONTENT_MAX_LENGTH,
+    Message,
+    MessageErrorType,
+    MessageRole,
+    MessageStatus,
+)
+from .moderation import AuditEvent, Report, ReportReason, ReportStatus
+from .parts import Artifact, ArtifactKind, MessagePart, PartType
+from .workspaces import Membership, Workspace, WorkspaceRole
+
+__all__ = [
+    "CLIENT_MESSAGE_ID_MAX_LENGTH",
+    "CONTENT_MAX_LENGTH",
+    "TITLE_MAX_LENGTH",
+    "Agent",
+    "Artifact",
+    "ArtifactKind",
+    "AuditEvent",
+    "Conversation",
+    "ConversationKind",
+    "ConversationStatus",
+    "Membership",
+    "Message",
+    "MessageErrorType",
+    "MessagePart",
+    "MessageRole",
+    "MessageStatus",
+    "Participant",
+    "ParticipantRole",
+    "PartType",
+    "Provider",
+    "Report",
+    "ReportReason",
+    "ReportStatus",
+    "Workspace",
+    "WorkspaceRole",
+]

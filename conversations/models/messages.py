@@ -1,0 +1,144 @@
+"""Messages: the thread of a conversation, one row per turn, in `seq` order."""
+
+from django.conf import settings
+from django.db import models
+
+from .agents import Agent
+from .base import TimestampedModel, choice_constraint
+from .conversations import Conversation
+
+CONTENT_MAX_LENGTH = 100_000
+CLIENT_MESSAGE_ID_MAX_LENGTH = 100
+
+
+class MessageRole(models.TextChoices):
+    USER = "user", "User"
+    ASSISTANT = "assistant", "Assistant"
+    SYSTEM = "system", "System"
+    TOOL = "tool", "Tool"
+
+
+class MessageStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    STREAMING = "streaming", "Streaming"
+    COMPLETE = "complete", "Complete"
+    ERROR = "error", "Error"
+
+
+class MessageErrorType(models.TextChoices):
+    UPSTREAM_UNREACHABLE = "upstream_unreachable", "Upstream unreachable"
+    UPSTREAM_ERROR = "upstream_error", "Upstream error"
+    TIMEOUT = "timeout", "Timeout"
+    CONTEXT_LENGTH = "context_length", "Context too long"
+    ABORTED = "aborted", "Aborted"
+    INTERRUPTED = "interrupted", "Interrupted"
+
+
+class Message(TimestampedModel):
+    Role = MessageRole
+    Status = MessageStatus
+    ErrorType = MessageErrorType
+
+    # The unique (conversation, seq) index serves every lookup by conversation.
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
+    seq = models.PositiveIntegerField()
+    role = models.CharField(max_length=10, choices=MessageRole.choices)
+    status = models.CharField(
+        max_length=10, choices=MessageStatus.choices, default=MessageStatus.COMPLETE
+    )
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="messages",
+    )
+    # Snapshots of who answered, kept even if the agent is later changed or deleted.
+    agent = models.ForeignKey(
+        Agent, on_delete=models.SET_NULL, null=True, blank=True, related_name="messages"
+    )
+    provider = models.CharField(max_length=20, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    content = models.TextField(blank=True)
+    client_message_id = models.CharField(
+        max_length=CLIENT_MESSAGE_ID_MAX_LENGTH, null=True, blank=True
+    )
+    reply_to = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
+    completed_at = models.DateTimeField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    ttft_ms = models.PositiveIntegerField(null=True, blank=True)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    total_tokens = models.PositiveIntegerField(null=True, blank=True)
+    cached_input_tokens = models.PositiveIntegerField(null=True, blank=True)
+    reasoning_tokens = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    error_type = models.CharField(max_length=30, choices=MessageErrorType.choices, blank=True)
+    error_details = models.JSONField(default=dict, blank=True)
+    is_aborted = models.BooleanField(default=False)
+    meta = models.JSONField(default=dict, blank=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    hidden_at = models.DateTimeField(null=True, blank=True)
+    hidden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    hidden_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["conversation", "seq"]
+        indexes = [
+            # Partial indexes for the rare foreign keys, so that deleting a message or a
+            # moderator does not scan every message for SET NULL.
+            models.Index(
+                fields=["reply_to"],
+                name="message_reply_to",
+                condition=models.Q(reply_to__isnull=False),
+            ),
+            models.Index(
+                fields=["hidden_by"],
+                name="message_hidden_by",
+                condition=models.Q(hidden_by__isnull=False),
+            ),
+            # Usage reports by time.
+            models.Index(fields=["created_at"], name="message_created_at"),
+        ]
+        # The full-text GIN index exists on PostgreSQL only: migration 0002.
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "seq"], name="message_seq_unique"),
+            models.UniqueConstraint(
+                fields=["conversation", "sender", "client_message_id"],
+                name="message_client_id_unique",
+                condition=models.Q(client_message_id__isnull=False),
+            ),
+            models.CheckConstraint(condition=models.Q(seq__gte=1), name="message_seq_positive"),
+            choice_constraint("role", MessageRole, "message_role_valid"),
+            choice_constraint("status", MessageStatus, "message_status_valid"),
+            models.CheckConstraint(
+                condition=models.Q(error_type="")
+                | models.Q(error_type__in=MessageErrorType.values),
+                name="message_error_type_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.role} in {self.conversation_id}"
+
+    @property
+    def is_visible(self) -> bool:
+        """False when its author deleted it or a moderator hid it: it keeps its place only."""
+        return self.deleted_at is None and self.hidden_at is None
+
+    @property
+    def visible_content(self) -> str:
+        """What participants may read: nothing of a deleted or hidden message."""
+        return self.content if self.is_visible else ""

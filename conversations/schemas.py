@@ -1,0 +1,87 @@
+"""Every ninja schema of the conversations API: <Entity>In for requests, <Entity>Out for
+answers. Fields are listed explicitly."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from ninja import Schema
+from pydantic import ConfigDict, Field
+
+from conversations.models import CLIENT_MESSAGE_ID_MAX_LENGTH, CONTENT_MAX_LENGTH
+
+
+class UserRefOut(Schema):
+    id: uuid.UUID
+    username: str
+    display_name: str
+
+
+class MessagePartOut(Schema):
+    index: int
+    step_index: int
+    type: str
+    content: dict[str, Any]
+    tool_name: str
+    tool_call_id: str
+    tool_duration_ms: int | None
+
+
+class MessageOut(Schema):
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    seq: int
+    role: str
+    status: str
+    sender: UserRefOut | None
+    content: str
+    model: str
+    client_message_id: str | None
+    reply_to_id: uuid.UUID | None
+    created_at: datetime
+    completed_at: datetime | None
+    edited_at: datetime | None
+    is_deleted: bool
+    is_hidden: bool
+    parts: list[MessagePartOut]
+
+    @staticmethod
+    def resolve_content(message) -> str:
+        return message.visible_content
+
+    @staticmethod
+    def resolve_is_deleted(message) -> bool:
+        return message.deleted_at is not None
+
+    @staticmethod
+    def resolve_is_hidden(message) -> bool:
+        return message.hidden_at is not None
+
+    @staticmethod
+    def resolve_parts(message) -> list:
+        return list(message.parts.all()) if message.is_visible else []
+
+
+class MessageIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    content: str = Field(min_length=1, max_length=CONTENT_MAX_LENGTH)
+    client_message_id: str | None = Field(default=None, max_length=CLIENT_MESSAGE_ID_MAX_LENGTH)
+    reply_to_id: uuid.UUID | None = None
+    meta: dict[str, Any] | None = None
+
+
+class MessagePageOut(Schema):
+    items: list[MessageOut]
+    has_more_before: bool
+    has_more_after: bool
+
+
+class ErrorBody(Schema):
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class ErrorOut(Schema):
+    error: ErrorBody

@@ -1,0 +1,50 @@
+"""Every write to the domain, one transaction each. Views, the API, the admin, commands and
+tests call these; nothing else creates or changes domain rows."""
+
+from .conversations import (
+    conversation_create,
+    conversation_delete,
+    conversation_mark_read,
+    conversation_restore,
+    conversation_update,
+    participant_add,
+    participant_remove,
+    participant_set_flags,
+)
+from .messages import (
+    Usage,
+    artifact_create,
+    assistant_message_finish,
+    assistant_message_start,
+    message_delete,
+    message_edit,
+    message_part_add,
+    message_post,
+    message_record_usage,
+    validate_message_meta,
+)
+from .workspaces import membership_add, workspace_create, workspace_create_personal
+
+__all__ = [
+    "Usage",
+    "artifact_create",
+    "assistant_message_finish",
+    "assistant_message_start",
+    "conversation_create",
+    "conversation_delete",
+    "conversation_mark_read",
+    "conversation_restore",
+    "conversation_update",
+    "membership_add",
+    "message_delete",
+    "message_edit",
+    "message_part_add",
+    "message_post",
+    "message_record_usage",
+    "participant_add",
+    "participant_remove",
+    "participant_set_flags",
+    "validate_message_meta",
+    "workspace_create",
+    "workspace_create_personal",
+]

@@ -1,0 +1,386 @@
+"""Writes to conversations and their participants."""
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from conversations.exceptions import InvalidInput, NotFound, PermissionDenied
+from conversations.models import (
+    TITLE_MAX_LENGTH,
+    Agent,
+    Conversation,
+    ConversationKind,
+    ConversationStatus,
+    Membership,
+    Participant,
+    ParticipantRole,
+    Workspace,
+)
+
+User = get_user_model()
+
+_UNSET: Any = object()
+
+
+def clean_title(title: str | None) -> str:
+    title = " ".join((title or "").split())
+    if len(title) > TITLE_MAX_LENGTH:
+        raise InvalidInput("title", f"A title is at most {TITLE_MAX_LENGTH} characters.")
+    return title
+
+
+def _check_json_object(field: str, value: Any) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInput(field, f"{field} must be a JSON object.")
+    return value
+
+
+def _is_member(user: AbstractBaseUser, workspace: Workspace) -> bool:
+    return Membership.objects.filter(workspace=workspace, user=user).exists()
+
+
+def _resolve_participants(
+    workspace: Workspace, creator: AbstractBaseUser, others: Iterable[AbstractBaseUser]
+) -> list[AbstractBaseUser]:
+    people: dict[Any, AbstractBaseUser] = {}
+    for person in others:
+        if person.pk != creator.pk:
+            people[person.pk] = person
+    outsiders = set(people) - set(
+        Membership.objects.filter(workspace=workspace, user__in=list(people)).values_list(
+            "user_id", flat=True
+        )
+    )
+    if outsiders:
+        raise InvalidInput(
+            "participants", "Everyone in a conversation must be a member of its workspace."
+        )
+    inactive = [p for p in people.values() if not p.is_active]
+    if inactive:
+        raise InvalidInput("participants", f"{inactive[0].username} is suspended.")
+    return list(people.values())
+
+
+def _direct_key(first: AbstractBaseUser, second: AbstractBaseUser) -> str:
+    return ":".join(sorted([first.pk.hex, second.pk.hex]))
+
+
+def _find_live_direct(workspace: Workspace, key: str) -> Conversation | None:
+    return Conversation.objects.alive().filter(workspace=workspace, direct_key=key).first()
+
+
+def _rejoin(conversation: Conversation, users: Iterable[AbstractBaseUser]) -> None:
+    """Whoever left a direct conversation is back in it when it is opened again."""
+    Participant.objects.filter(
+        conversation=conversation, user__in=list(users), left_at__isnull=False
+    ).update(left_at=None, joined_at=timezone.now(), updated_at=timezone.now())
+
+
+@transaction.atomic
+def conversation_create(
+    *,
+    creator: AbstractBaseUser,
+    kind: str,
+    title: str = "",
+    workspace: Workspace | None = None,
+    agent: Agent | None = None,
+    participants: Iterable[AbstractBaseUser] = (),
+    subject_type: str = "",
+    subject_id: str = "",
+    metadata: dict | None = None,
+) -> tuple[Conversation, bool]:
+    """Start a conversation, or find the live direct one with the same person.
+
+    Returns (conversation, created). The creator is its owner; `participants` (besides the
+    creator) must be members of the workspace, which defaults to the creator's default.
+    """
+    if kind not in ConversationKind.values:
+        raise InvalidInput("kind", f"Kind must be one of {', '.join(ConversationKind.values)}.")
+    title = clean_title(title)
+    metadata = _check_json_object("metadata", metadata)
+    if len(subject_type) > 50:
+        raise InvalidInput("subject_type", "subject_type is at most 50 characters.")
+    if len(subject_id) > 100:
+        raise InvalidInput("subject_id", "subject_id is at most 100 characters.")
+    if workspace is None:
+        workspace = creator.default_workspace
+    if workspace is None or not _is_member(creator, workspace):
+        raise NotFound("No such workspace.", details={"field": "workspace"})
+    if agent is not None and (agent.workspace_id != workspace.pk or not agent.is_active):
+        raise InvalidInput("agent_id", "This agent is not available in this workspace.")
+    if kind != ConversationKind.ASSISTANT and agent is not None:
+        raise InvalidInput("agent_id", "Only assistant conversations have an agent.")
+    others = _resolve_participants(workspace, creator, participants)
+
+    direct_key = ""
+    if kind == ConversationKind.GROUP and not title:
+        raise InvalidInput("title", "A group conversation needs a title.")
+    if kind == ConversationKind.DIRECT:
+        if len(others) != 1:
+            raise InvalidInput(
+                "participants", "A direct conversation is with exactly one other person."
+            )
+        direct_key = _direct_key(creator, others[0])
+        existing = _find_live_direct(workspace, direct_key)
+        if existing is not None:
+            _rejoin(existing, [creator, others[0]])
+            return existing, False
+
+    try:
+        with transaction.atomic():
+            conversation = Conversation.objects.create(
+                workspace=workspace,
+                kind=kind,
+                title=title,
+                agent=agent,
+                created_by=creator,
+                direct_key=direct_key,
+                subject_type=subject_type,
+                subject_id=subject_id,
+                metadata=metadata,
+            )
+    except IntegrityError:
+        # The other person opened the same direct conversation at the same moment.
+        existing = _find_live_direct(workspace, direct_key)
+        if existing is None:
+            raise
+        _rejoin(existing, [creator, others[0]])
+        return existing, False
+
+    Participant.objects.bulk_create(
+        [Participant(conversation=conversation, user=creator, role=ParticipantRole.OWNER)]
+        + [
+            Participant(conversation=conversation, user=person, role=ParticipantRole.MEMBER)
+            for person in others
+        ]
+    )
+    return conversation, True
+
+
+def _lock_conversation(conversation: Conversation) -> Conversation:
+    """The conversation's row, locked until the transaction ends, freshly read."""
+    try:
+        return Conversation.objects.select_for_update().get(pk=conversation.pk)
+    except Conversation.DoesNotExist:
+        raise NotFound("No such conversation.") from None
+
+
+def active_participant(conversation: Conversation, user: AbstractBaseUser) -> Participant:
+    """The user's current participation, or NotFound: outsiders must not learn it exists."""
+    participant = Participant.objects.filter(
+        conversation=conversation, user=user, left_at__isnull=True
+    ).first()
+    if participant is None:
+        raise NotFound("No such conversation.")
+    return participant
+
+
+def _require_manager(participant: Participant, action: str) -> None:
+    if participant.role not in (ParticipantRole.OWNER, ParticipantRole.ADMIN):
+        raise PermissionDenied(f"Only the conversation's owner or an admin can {action}.")
+
+
+@transaction.atomic
+def conversation_update(
+    *,
+    conversation: Conversation,
+    actor: AbstractBaseUser,
+    title: str | None = _UNSET,
+    status: str = _UNSET,
+    agent: Agent | None = _UNSET,
+) -> Conversation:
+    """Rename, complete or reopen, or change the agent. Renaming a group, and any change
+    to a group, needs an owner or admin; in other kinds every participant may."""
+    conversation = _lock_conversation(conversation)
+    if conversation.is_deleted:
+        raise NotFound("No such conversation.")
+    participant = active_participant(conversation, actor)
+    if conversation.kind == ConversationKind.GROUP:
+        _require_manager(participant, "change a group conversation")
+    fields = []
+    if title is not _UNSET:
+        conversation.title = clean_title(title)
+        if conversation.kind == ConversationKind.GROUP and not conversation.title:
+            raise InvalidInput("title", "A group conversation needs a title.")
+        fields.append("title")
+    if status is not _UNSET:
+        if status not in ConversationStatus.values:
+            raise InvalidInput(
+                "status", f"Status must be one of {', '.join(ConversationStatus.values)}."
+            )
+        conversation.status = status
+        fields.append("status")
+    if agent is not _UNSET:
+        if conversation.kind != ConversationKind.ASSISTANT and agent is not None:
+            raise InvalidInput("agent_id", "Only assistant conversations have an agent.")
+        if agent is not None and (
+            agent.workspace_id != conversation.workspace_id or not agent.is_active
+        ):
+            raise InvalidInput("agent_id", "This agent is not available in this workspace.")
+        conversation.agent = agent
+        fields.append("agent")
+    if fields:
+        conversation.save(update_fields=[*fields, "updated_at"])
+    return conversation
+
+
+@transaction.atomic
+def conversation_delete(*, conversation: Conversation, actor: AbstractBaseUser) -> Conversation:
+    """Move to the trash (soft). Owners and admins only."""
+    conversation = _lock_conversation(conversation)
+    if conversation.is_deleted:
+        raise NotFound("No such conversation.")
+    _require_manager(active_participant(conversation, actor), "delete this conversation")
+    conversation.deleted_at = timezone.now()
+    conversation.deleted_by = actor
+    conversation.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
+    return conversation
+
+
+@transaction.atomic
+def conversation_restore(*, conversation: Conversation, actor: AbstractBaseUser) -> Conversation:
+    """Bring back from the trash. Owners and admins only. A direct conversation whose pair
+    has started a new one since cannot come back beside it."""
+    conversation = _lock_conversation(conversation)
+    if not conversation.is_deleted:
+        raise NotFound("No such conversation in the trash.")
+    _require_manager(active_participant(conversation, actor), "restore this conversation")
+    if conversation.kind == ConversationKind.DIRECT and _find_live_direct(
+        conversation.workspace, conversation.direct_key
+    ):
+        raise InvalidInput(
+            "conversation", "A newer direct conversation with this person exists."
+        )
+    conversation.deleted_at = None
+    conversation.deleted_by = None
+    conversation.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
+    return conversation
+
+
+@transaction.atomic
+def participant_add(
+    *,
+    conversation: Conversation,
+    actor: AbstractBaseUser,
+    user: AbstractBaseUser,
+    role: str = ParticipantRole.MEMBER,
+) -> Participant:
+    """Add someone from the conversation's workspace (or bring them back). Groups only;
+    owners and admins only; only the owner may make admins."""
+    conversation = _lock_conversation(conversation)
+    if conversation.is_deleted:
+        raise NotFound("No such conversation.")
+    actor_participant = active_participant(conversation, actor)
+    if conversation.kind == ConversationKind.DIRECT:
+        raise InvalidInput("conversation", "A direct conversation has exactly two people.")
+    _require_manager(actor_participant, "add participants")
+    if role not in (ParticipantRole.ADMIN, ParticipantRole.MEMBER):
+        raise InvalidInput("role", "A new participant is an admin or a member.")
+    if role == ParticipantRole.ADMIN and actor_participant.role != ParticipantRole.OWNER:
+        raise PermissionDenied("Only the owner can make admins.")
+    if not _is_member(user, conversation.workspace):
+        raise InvalidInput("user", "Only members of the workspace can be added.")
+    if not user.is_active:
+        raise InvalidInput("user", f"{user.username} is suspended.")
+    participant, created = Participant.objects.get_or_create(
+        conversation=conversation, user=user, defaults={"role": role}
+    )
+    if not created and (participant.left_at is not None or participant.role != role):
+        if participant.left_at is not None:
+            participant.left_at = None
+            participant.joined_at = timezone.now()
+        if participant.role != ParticipantRole.OWNER:
+            participant.role = role
+        participant.save(update_fields=["left_at", "joined_at", "role", "updated_at"])
+    return participant
+
+
+@transaction.atomic
+def participant_remove(
+    *, conversation: Conversation, actor: AbstractBaseUser, user: AbstractBaseUser
+) -> Participant:
+    """Leave (actor is user) or remove someone (owners and admins; nobody removes the
+    owner). An owner who leaves hands ownership to the longest-standing participant."""
+    conversation = _lock_conversation(conversation)
+    if conversation.is_deleted:
+        raise NotFound("No such conversation.")
+    actor_participant = active_participant(conversation, actor)
+    if actor.pk == user.pk:
+        participant = actor_participant
+    else:
+        _require_manager(actor_participant, "remove participants")
+        participant = Participant.objects.filter(
+            conversation=conversation, user=user, left_at__isnull=True
+        ).first()
+        if participant is None:
+            raise NotFound("No such participant.")
+        if participant.role == ParticipantRole.OWNER:
+            raise PermissionDenied("Nobody can remove the owner of a conversation.")
+        if participant.role == ParticipantRole.ADMIN and (
+            actor_participant.role != ParticipantRole.OWNER
+        ):
+            raise PermissionDenied("Only the owner can remove an admin.")
+    was_owner = participant.role == ParticipantRole.OWNER
+    participant.left_at = timezone.now()
+    if was_owner:
+        participant.role = ParticipantRole.MEMBER
+    participant.save(update_fields=["left_at", "role", "updated_at"])
+    if was_owner:
+        successor = (
+            Participant.objects.filter(conversation=conversation, left_at__isnull=True)
+            .order_by("joined_at", "created_at")
+            .first()
+        )
+        if successor is not None:
+            successor.role = ParticipantRole.OWNER
+            successor.save(update_fields=["role", "updated_at"])
+    return participant
+
+
+@transaction.atomic
+def participant_set_flags(
+    *,
+    conversation: Conversation,
+    user: AbstractBaseUser,
+    pinned: bool | None = None,
+    archived: bool | None = None,
+    muted: bool | None = None,
+) -> Participant:
+    """Pin, archive and mute are each person's own."""
+    participant = active_participant(conversation, user)
+    now = timezone.now()
+    if pinned is not None and pinned != (participant.pinned_at is not None):
+        participant.pinned_at = now if pinned else None
+    if archived is not None and archived != (participant.archived_at is not None):
+        participant.archived_at = now if archived else None
+    if muted is not None:
+        participant.muted = muted
+    participant.save(update_fields=["pinned_at", "archived_at", "muted", "updated_at"])
+    return participant
+
+
+@transaction.atomic
+def conversation_mark_read(
+    *, conversation: Conversation, user: AbstractBaseUser, up_to_seq: int | None = None
+) -> Participant:
+    """Mark the thread read up to a seq (default: all of it). The marker never moves back
+    and never passes the last message."""
+    participant = active_participant(conversation, user)
+    if up_to_seq is not None and (not isinstance(up_to_seq, int) or up_to_seq < 0):
+        raise InvalidInput("seq", "seq must be a non-negative integer.")
+    count = Conversation.objects.filter(pk=conversation.pk).values_list(
+        "message_count", flat=True
+    ).get()
+    target = count if up_to_seq is None else min(up_to_seq, count)
+    if target > participant.last_read_seq:
+        Participant.objects.filter(pk=participant.pk, last_read_seq__lt=target).update(
+            last_read_seq=target, updated_at=timezone.now()
+        )
+        participant.last_read_seq = target
+    return participant

@@ -1,0 +1,495 @@
+"""Writes to messages: posting (seq, idempotency, counters), editing, deleting, the parts
+and artifacts of an assistant turn, and its usage."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
+from pydantic import ValidationError as PydanticValidationError
+
+from conversations.exceptions import (
+    Conflict,
+    IdempotencyConflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
+from conversations.models import (
+    CLIENT_MESSAGE_ID_MAX_LENGTH,
+    CONTENT_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+    Agent,
+    Artifact,
+    ArtifactKind,
+    Conversation,
+    ConversationStatus,
+    Message,
+    MessageErrorType,
+    MessagePart,
+    MessageRole,
+    MessageStatus,
+    Participant,
+    PartType,
+)
+
+from .conversations import _lock_conversation, active_participant
+
+# --- meta ------------------------------------------------------------------------------------
+
+
+class Extraction(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    type: str = Field(min_length=1, max_length=100)
+    value: Any
+
+
+class MessageMeta(BaseModel):
+    """The known keys of Message.meta; any other key is kept as it came."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+    tokens: NonNegativeInt | dict[str, NonNegativeInt] | None = None
+    model: str | None = Field(default=None, max_length=200)
+    latency_ms: NonNegativeInt | float | None = Field(default=None, ge=0)
+    extractions: list[Extraction] | None = None
+
+
+META_MAX_BYTES = 64 * 1024
+
+
+def _is_union_tag(location_part: str | int) -> bool:
+    """Pydantic puts the union branch tried ("int", "dict[str,int]") in an error's path."""
+    return isinstance(location_part, str) and location_part in _UNION_TAGS
+
+
+_UNION_TAGS = {"int", "float", "constrained-int", "constrained-float", "str", "dict[str,constrained-int]", "dict[str,int]"}
+
+
+def validate_message_meta(meta: Any) -> dict:
+    """Check meta against MessageMeta; the error names the bad field, e.g. meta.extractions.0.type."""
+    if meta is None:
+        return {}
+    if not isinstance(meta, dict):
+        raise InvalidInput("meta", "meta must be a JSON object.")
+    try:
+        MessageMeta.model_validate(meta)
+    except PydanticValidationError as error:
+        first = error.errors()[0]
+        location = ".".join(
+            str(part) for part in ("meta", *first["loc"]) if not _is_union_tag(part)
+        )
+        raise InvalidInput(location, f"{location}: {first['msg']}") from None
+    try:
+        size = len(json.dumps(meta))
+    except (TypeError, ValueError):
+        raise InvalidInput("meta", "meta must be plain JSON.") from None
+    if size > META_MAX_BYTES:
+        raise InvalidInput("meta", f"meta is at most {META_MAX_BYTES} bytes of JSON.")
+    return meta
+
+
+# --- posting ---------------------------------------------------------------------------------
+
+
+def clean_content(content: Any, *, field: str = "content") -> str:
+    if not isinstance(content, str):
+        raise InvalidInput(field, "content must be text.")
+    if not content.strip():
+        raise InvalidInput(field, "A message cannot be empty.")
+    if len(content) > CONTENT_MAX_LENGTH:
+        raise InvalidInput(field, f"A message is at most {CONTENT_MAX_LENGTH:,} characters.")
+    if "\x00" in content:
+        raise InvalidInput(field, "A message cannot contain NUL characters.")
+    return content
+
+
+def _clean_client_message_id(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not value.isprintable() or not value.strip():
+        raise InvalidInput("client_message_id", "client_message_id must be printable text.")
+    if len(value) > CLIENT_MESSAGE_ID_MAX_LENGTH:
+        raise InvalidInput(
+            "client_message_id",
+            f"client_message_id is at most {CLIENT_MESSAGE_ID_MAX_LENGTH} characters.",
+        )
+    return value
+
+
+def derive_title(content: str) -> str:
+    """A title from the first message: its first line, whitespace folded, cut at a word."""
+    first_line = next((line for line in content.splitlines() if line.strip()), "")
+    text = " ".join(first_line.split())
+    if len(text) <= TITLE_MAX_LENGTH:
+        return text
+    cut = text[: TITLE_MAX_LENGTH - 1].rsplit(" ", 1)[0] or text[: TITLE_MAX_LENGTH - 1]
+    return cut + "…"
+
+
+def _append(
+    conversation: Conversation, message: Message, *, now: datetime
+) -> Message:
+    """Give `message` the next seq of the locked `conversation` and move its counters.
+
+    The caller holds the row lock (select_for_update), so seq = message_count + 1 cannot be
+    taken twice, and the UPDATE below commits with the INSERT or not at all.
+    """
+    message.conversation = conversation
+    message.seq = conversation.message_count + 1
+    message.save(force_insert=True)
+    updates: dict[str, Any] = {
+        "message_count": F("message_count") + 1,
+        "last_activity_at": now,
+        "updated_at": now,
+    }
+    if message.seq == 1 and not conversation.title and message.content.strip():
+        updates["title"] = derive_title(message.content)
+    Conversation.objects.filter(pk=conversation.pk).update(**updates)
+    conversation.message_count = message.seq
+    conversation.last_activity_at = now
+    conversation.title = updates.get("title", conversation.title)
+    return message
+
+
+def _check_open(conversation: Conversation) -> None:
+    if conversation.is_deleted:
+        raise NotFound("No such conversation.")
+    if conversation.status == ConversationStatus.COMPLETED:
+        raise Conflict("This conversation is completed; reopen it to post.")
+
+
+@transaction.atomic
+def message_post(
+    *,
+    conversation: Conversation,
+    sender: AbstractBaseUser,
+    content: str,
+    client_message_id: str | None = None,
+    reply_to: Message | None = None,
+    meta: dict | None = None,
+) -> tuple[Message, bool]:
+    """Post a user's message. Returns (message, created).
+
+    The same client_message_id from the same sender returns the first message (created is
+    False); with other content it raises IdempotencyConflict.
+    """
+    content = clean_content(content)
+    client_message_id = _clean_client_message_id(client_message_id)
+    meta = validate_message_meta(meta)
+    conversation = _lock_conversation(conversation)
+    if conversation.is_deleted:
+        raise NotFound("No such conversation.")
+    participant = active_participant(conversation, sender)
+    if client_message_id is not None:
+        # Under the lock, a concurrent retry has either committed its message or not begun.
+        existing = Message.objects.filter(
+            conversation=conversation, sender=sender, client_message_id=client_message_id
+        ).first()
+        if existing is not None:
+            if existing.content != content or (reply_to and existing.reply_to_id != reply_to.pk):
+                raise IdempotencyConflict(
+                    "This client_message_id was used for a different message.",
+                    details={"field": "client_message_id", "message_id": str(existing.pk)},
+                )
+            return existing, False
+    _check_open(conversation)
+    if reply_to is not None and reply_to.conversation_id != conversation.pk:
+        raise InvalidInput("reply_to_id", "A reply must be to a message of the same conversation.")
+    now = timezone.now()
+    message = _append(
+        conversation,
+        Message(
+            role=MessageRole.USER,
+            status=MessageStatus.COMPLETE,
+            sender=sender,
+            content=content,
+            client_message_id=client_message_id,
+            reply_to=reply_to,
+            meta=meta,
+            completed_at=now,
+        ),
+        now=now,
+    )
+    # One's own message is read.
+    Participant.objects.filter(pk=participant.pk).update(last_read_seq=message.seq)
+    return message, True
+
+
+@transaction.atomic
+def assistant_message_start(
+    *,
+    conversation: Conversation,
+    agent: Agent | None,
+    model: str = "",
+    reply_to: Message | None = None,
+    status: str = MessageStatus.STREAMING,
+) -> Message:
+    """The assistant's turn, appended empty (pending or streaming) before the first token,
+    so that its place in the thread is fixed and a crash leaves a visible record."""
+    if status not in (MessageStatus.PENDING, MessageStatus.STREAMING):
+        raise InvalidInput("status", "An assistant turn starts pending or streaming.")
+    conversation = _lock_conversation(conversation)
+    _check_open(conversation)
+    if reply_to is not None and reply_to.conversation_id != conversation.pk:
+        raise InvalidInput("reply_to_id", "A reply must be to a message of the same conversation.")
+    now = timezone.now()
+    return _append(
+        conversation,
+        Message(
+            role=MessageRole.ASSISTANT,
+            status=status,
+            agent=agent,
+            provider=agent.provider if agent else "",
+            model=model or (agent.model if agent else ""),
+            reply_to=reply_to,
+        ),
+        now=now,
+    )
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What an upstream reported for one assistant turn."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_input_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("prompt_tokens", "completion_tokens", "cached_input_tokens", "reasoning_tokens"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise InvalidInput(name, f"{name} must be a non-negative integer.")
+
+
+def _lock_message(message: Message) -> Message:
+    try:
+        return Message.objects.select_for_update().get(pk=message.pk)
+    except Message.DoesNotExist:
+        raise NotFound("No such message.") from None
+
+
+@transaction.atomic
+def message_record_usage(*, message: Message, usage: Usage) -> Message:
+    """Set an assistant message's token usage and move the conversation totals by the
+    difference, so that recording the same turn twice does not count it twice."""
+    message = _lock_message(message)
+    if message.role != MessageRole.ASSISTANT:
+        raise InvalidInput("message", "Only assistant turns have token usage.")
+
+    def delta(new: int, old: int | None) -> int:
+        return new - (old or 0)
+
+    Conversation.objects.filter(pk=message.conversation_id).update(
+        total_input_tokens=F("total_input_tokens")
+        + delta(usage.prompt_tokens, message.prompt_tokens),
+        total_output_tokens=F("total_output_tokens")
+        + delta(usage.completion_tokens, message.completion_tokens),
+        total_cached_tokens=F("total_cached_tokens")
+        + delta(usage.cached_input_tokens, message.cached_input_tokens),
+        total_reasoning_tokens=F("total_reasoning_tokens")
+        + delta(usage.reasoning_tokens, message.reasoning_tokens),
+    )
+    message.prompt_tokens = usage.prompt_tokens
+    message.completion_tokens = usage.completion_tokens
+    message.total_tokens = usage.prompt_tokens + usage.completion_tokens
+    message.cached_input_tokens = usage.cached_input_tokens
+    message.reasoning_tokens = usage.reasoning_tokens
+    message.save(
+        update_fields=[
+            "prompt_tokens",
+            "completion_tokens",
+            "total_tokens",
+            "cached_input_tokens",
+            "reasoning_tokens",
+            "updated_at",
+        ]
+    )
+    return message
+
+
+@transaction.atomic
+def assistant_message_finish(
+    *,
+    message: Message,
+    content: str,
+    status: str = MessageStatus.COMPLETE,
+    latency_ms: int | None = None,
+    ttft_ms: int | None = None,
+    error: str = "",
+    error_type: str = "",
+    error_details: dict | None = None,
+    is_aborted: bool = False,
+) -> Message:
+    """Close an assistant turn: its final text and timing, or the error that ended it."""
+    if status not in (MessageStatus.COMPLETE, MessageStatus.ERROR):
+        raise InvalidInput("status", "An assistant turn ends complete or in error.")
+    if status == MessageStatus.ERROR and error_type not in MessageErrorType.values:
+        raise InvalidInput("error_type", "An errored turn needs a known error_type.")
+    for name, value in (("latency_ms", latency_ms), ("ttft_ms", ttft_ms)):
+        if value is not None and (not isinstance(value, int) or value < 0):
+            raise InvalidInput(name, f"{name} must be a non-negative integer.")
+    message = _lock_message(message)
+    if message.role != MessageRole.ASSISTANT:
+        raise InvalidInput("message", "Only assistant turns are finished this way.")
+    message.content = content
+    message.status = status
+    message.completed_at = timezone.now()
+    message.latency_ms = latency_ms
+    message.ttft_ms = ttft_ms
+    message.error = error
+    message.error_type = error_type
+    message.error_details = error_details or {}
+    message.is_aborted = is_aborted
+    message.save(
+        update_fields=[
+            "content",
+            "status",
+            "completed_at",
+            "latency_ms",
+            "ttft_ms",
+            "error",
+            "error_type",
+            "error_details",
+            "is_aborted",
+            "updated_at",
+        ]
+    )
+    return message
+
+
+@transaction.atomic
+def message_part_add(
+    *,
+    message: Message,
+    type: str,
+    content: dict | None = None,
+    step_index: int = 0,
+    tool_name: str = "",
+    tool_call_id: str = "",
+    started_at: datetime | None = None,
+    completed_at: datetime | None = None,
+    tool_duration_ms: int | None = None,
+) -> MessagePart:
+    """Append a part to a message. A tool call counts toward the conversation's
+    tool_counts; a tool result's duration toward its total_tool_time_ms."""
+    if type not in PartType.values:
+        raise InvalidInput("type", f"Part type must be one of {', '.join(PartType.values)}.")
+    content = content if content is not None else {}
+    if not isinstance(content, dict):
+        raise InvalidInput("content", "A part's content must be a JSON object.")
+    if type in (PartType.TOOL_CALL, PartType.TOOL_RESULT) and not tool_name:
+        raise InvalidInput("tool_name", "A tool call or result names its tool.")
+    if tool_duration_ms is not None and (not isinstance(tool_duration_ms, int) or tool_duration_ms < 0):
+        raise InvalidInput("tool_duration_ms", "tool_duration_ms must be a non-negative integer.")
+    message = _lock_message(message)
+    index = message.parts.count()
+    part = MessagePart.objects.create(
+        message=message,
+        index=index,
+        step_index=step_index,
+        type=type,
+        content=content,
+        tool_name=tool_name,
+        tool_call_id=tool_call_id,
+        started_at=started_at,
+        completed_at=completed_at,
+        tool_duration_ms=tool_duration_ms,
+    )
+    if type == PartType.TOOL_CALL or tool_duration_ms:
+        conversation = _lock_conversation(message.conversation)
+        if type == PartType.TOOL_CALL:
+            counts = dict(conversation.tool_counts)
+            counts[tool_name] = counts.get(tool_name, 0) + 1
+            conversation.tool_counts = counts
+        conversation.total_tool_time_ms += tool_duration_ms or 0
+        conversation.save(update_fields=["tool_counts", "total_tool_time_ms", "updated_at"])
+    return part
+
+
+ARTIFACT_MAX_BYTES = 50 * 1024 * 1024
+
+
+@transaction.atomic
+def artifact_create(
+    *, part: MessagePart, kind: str, data: bytes, path: str = "", mime: str = ""
+) -> Artifact:
+    """Store a file an assistant turn produced, with its size and SHA-256."""
+    if kind not in ArtifactKind.values:
+        raise InvalidInput("kind", f"Artifact kind must be one of {', '.join(ArtifactKind.values)}.")
+    if not isinstance(data, bytes):
+        raise InvalidInput("data", "An artifact's data must be bytes.")
+    if len(data) > ARTIFACT_MAX_BYTES:
+        raise InvalidInput("data", f"An artifact is at most {ARTIFACT_MAX_BYTES} bytes.")
+    if len(path) > 500:
+        raise InvalidInput("path", "An artifact path is at most 500 characters.")
+    if Artifact.objects.filter(part=part).exists():
+        raise Conflict("This part already has an artifact.")
+    artifact = Artifact(
+        part=part,
+        kind=kind,
+        path=path,
+        mime=mime[:100],
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+    filename = path.rsplit("/", 1)[-1] or "artifact"
+    artifact.file.save(filename, ContentFile(data), save=False)
+    try:
+        with transaction.atomic():
+            artifact.save(force_insert=True)
+    except Exception:
+        # No row, no file. (If an outer transaction rolls back later, the file is left
+        # behind for the storage sweep; the database never points at a missing file.)
+        artifact.file.storage.delete(artifact.file.name)
+        raise
+    return artifact
+
+
+# --- editing and deleting --------------------------------------------------------------------
+
+
+def _own_message(message: Message, actor: AbstractBaseUser) -> Message:
+    message = _lock_message(message)
+    conversation = message.conversation
+    if conversation.is_deleted:
+        raise NotFound("No such message.")
+    try:
+        active_participant(conversation, actor)
+    except NotFound:
+        raise NotFound("No such message.") from None
+    if message.sender_id != actor.pk:
+        raise PermissionDenied("Only its author can change a message.")
+    if message.deleted_at is not None or message.hidden_at is not None:
+        raise NotFound("No such message.")
+    return message
+
+
+@transaction.atomic
+def message_edit(*, message: Message, actor: AbstractBaseUser, content: str) -> Message:
+    """The author rewrites their message; edited_at tells others it changed."""
+    content = clean_content(content)
+    message = _own_message(message, actor)
+    if message.content != content:
+        message.content = content
+        message.edited_at = timezone.now()
+        message.save(update_fields=["content", "edited_at", "updated_at"])
+    return message
+
+
+@transaction.atomic
+def message_delete(*, message: Message, actor: AbstractBaseUser) -> Message:
+    """The author deletes their message: it keeps its place in the thread, without content
+    for readers; the text stays stored until the conversation is purged."""
+    message = _own_message(message, actor)
+    message.deleted_at = timezone.now()
+    message.save(update_fields=["deleted_at", "updated_at"])
+    return message
