@@ -133,9 +133,7 @@ def derive_title(content: str) -> str:
     return cut + "…"
 
 
-def _append(
-    conversation: Conversation, message: Message, *, now: datetime
-) -> Message:
+def _append(conversation: Conversation, message: Message) -> Message:
     """Give `message` the next seq of the locked `conversation` and move its counters.
 
     The caller holds the row lock (select_for_update), so seq = message_count + 1 cannot be
@@ -146,14 +144,15 @@ def _append(
     message.save(force_insert=True)
     updates: dict[str, Any] = {
         "message_count": F("message_count") + 1,
-        "last_activity_at": now,
-        "updated_at": now,
+        # The conversation's activity is exactly its newest message's time.
+        "last_activity_at": message.created_at,
+        "updated_at": message.created_at,
     }
     if message.seq == 1 and not conversation.title and message.content.strip():
         updates["title"] = derive_title(message.content)
     Conversation.objects.filter(pk=conversation.pk).update(**updates)
     conversation.message_count = message.seq
-    conversation.last_activity_at = now
+    conversation.last_activity_at = message.created_at
     conversation.title = updates.get("title", conversation.title)
     return message
 
@@ -202,7 +201,6 @@ def message_post(
     _check_open(conversation)
     if reply_to is not None and reply_to.conversation_id != conversation.pk:
         raise InvalidInput("reply_to_id", "A reply must be to a message of the same conversation.")
-    now = timezone.now()
     message = _append(
         conversation,
         Message(
@@ -213,9 +211,8 @@ def message_post(
             client_message_id=client_message_id,
             reply_to=reply_to,
             meta=meta,
-            completed_at=now,
+            completed_at=timezone.now(),
         ),
-        now=now,
     )
     # One's own message is read.
     Participant.objects.filter(pk=participant.pk).update(last_read_seq=message.seq)
@@ -239,7 +236,6 @@ def assistant_message_start(
     _check_open(conversation)
     if reply_to is not None and reply_to.conversation_id != conversation.pk:
         raise InvalidInput("reply_to_id", "A reply must be to a message of the same conversation.")
-    now = timezone.now()
     return _append(
         conversation,
         Message(
@@ -250,7 +246,6 @@ def assistant_message_start(
             model=model or (agent.model if agent else ""),
             reply_to=reply_to,
         ),
-        now=now,
     )
 
 
