@@ -3,7 +3,7 @@
 import uuid
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from conversations import selectors, services
@@ -56,4 +56,4 @@ def post_message(request: HttpRequest, conversation_id: uuid.UUID, payload: Mess
         reply_to=reply_to,
         meta=payload.meta,
     )
-    return (201 if created else 200), message
+    return Status(201 if created else 200, message)

@@ -14,3 +14,6 @@ STORAGES = {
     # No collectstatic before the tests: plain storage, no manifest.
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Serve static files from the finders, as in development: the suite runs without collectstatic.
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True

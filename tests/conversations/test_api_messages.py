@@ -1,0 +1,156 @@
+"""The messages endpoints, full stack through Django's test client (middleware, sessions,
+CSRF), with the SPEC's error envelope."""
+
+import json
+import uuid
+
+import pytest
+from django.test import Client
+
+from conversations.models import Message
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def client_for():
+    def make(user=None, **kwargs):
+        client = Client(**kwargs)
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return make
+
+
+def url(conversation) -> str:
+    return f"/api/v1/conversations/{conversation.pk}/messages"
+
+
+def post_json(client, path, body):
+    return client.post(path, data=json.dumps(body), content_type="application/json")
+
+
+def assert_error(response, status, code):
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == code
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    assert isinstance(body["error"]["details"], dict)
+    return body["error"]
+
+
+def test_post_then_read_back(alice, bob, group, client_for):
+    response = post_json(client_for(alice), url(group), {"content": "Hello **bob**"})
+    assert response.status_code == 201
+    created = response.json()
+    assert created["seq"] == 1 and created["sender"]["username"] == "alice"
+
+    page = client_for(bob).get(url(group)).json()
+    assert [item["content"] for item in page["items"]] == ["Hello **bob**"]
+    assert page["has_more_before"] is False and page["has_more_after"] is False
+
+
+def test_retry_with_same_client_message_id_answers_200_with_the_same_message(
+    alice, group, client_for
+):
+    client = client_for(alice)
+    first = post_json(client, url(group), {"content": "hi", "client_message_id": "abc"})
+    again = post_json(client, url(group), {"content": "hi", "client_message_id": "abc"})
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["id"] == again.json()["id"]
+    conflict = post_json(client, url(group), {"content": "other", "client_message_id": "abc"})
+    assert_error(conflict, 409, "idempotency_conflict")
+
+
+def test_paging_with_anchors(alice, group, client_for, post):
+    for number in range(1, 8):
+        post(group, f"m{number}")
+    client = client_for(alice)
+    page = client.get(url(group), {"limit": 3}).json()
+    assert [item["seq"] for item in page["items"]] == [5, 6, 7]
+    older = client.get(url(group), {"limit": 3, "before": 5}).json()
+    assert [item["seq"] for item in older["items"]] == [2, 3, 4]
+    assert older["has_more_before"] and older["has_more_after"]
+    newer = client.get(url(group), {"limit": 3, "after": 5}).json()
+    assert [item["seq"] for item in newer["items"]] == [6, 7]
+
+
+def test_deleted_message_keeps_its_place_without_content(alice, group, client_for, post):
+    from conversations import services
+
+    message = post(group, "regret")
+    services.message_delete(message=message, actor=alice)
+    item = client_for(alice).get(url(group)).json()["items"][0]
+    assert item["seq"] == 1 and item["content"] == "" and item["is_deleted"] is True
+
+
+def test_outsider_gets_404_for_reading_and_posting(charlie, group, client_for, post):
+    post(group, "secret")
+    client = client_for(charlie)
+    assert_error(client.get(url(group)), 404, "not_found")
+    assert_error(post_json(client, url(group), {"content": "hi"}), 404, "not_found")
+    assert Message.objects.count() == 1
+
+
+def test_unknown_conversation_is_404(alice, client_for):
+    fake = f"/api/v1/conversations/{uuid.uuid4()}/messages"
+    assert_error(client_for(alice).get(fake), 404, "not_found")
+
+
+def test_anonymous_gets_401(group, client_for):
+    assert_error(client_for().get(url(group)), 401, "not_authenticated")
+    assert_error(post_json(client_for(), url(group), {"content": "x"}), 401, "not_authenticated")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "content"),
+        ({"content": ""}, "content"),
+        ({"content": 5}, "content"),
+        ({"content": "x" * 100_001}, "content"),
+        ({"content": "ok", "surprise": 1}, "surprise"),
+        ({"content": "ok", "reply_to_id": "not-a-uuid"}, "reply_to_id"),
+        ({"content": "ok", "meta": {"tokens": "many"}}, "meta.tokens"),
+        ({"content": "   "}, "content"),
+    ],
+)
+def test_bad_bodies_get_422_naming_the_field(alice, group, client_for, body, field):
+    response = post_json(client_for(alice), url(group), body)
+    error = assert_error(response, 422, "invalid")
+    assert error["details"]["field"] == field
+    assert Message.objects.count() == 0
+
+
+@pytest.mark.parametrize("query", [{"limit": 0}, {"limit": 101}, {"before": -1}, {"after": "x"}])
+def test_bad_query_gets_422(alice, group, client_for, query):
+    assert_error(client_for(alice).get(url(group), query), 422, "invalid")
+
+
+def test_malformed_json_gets_400(alice, group, client_for):
+    response = client_for(alice).post(url(group), data="{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert "error" in response.json()
+
+
+def test_session_post_without_csrf_token_is_refused(alice, group, client_for):
+    client = client_for(alice, enforce_csrf_checks=True)
+    response = post_json(client, url(group), {"content": "forged"})
+    assert response.status_code == 403
+    assert "error" in response.json()
+    assert Message.objects.count() == 0
+
+
+def test_session_post_with_csrf_token_passes(alice, group, client_for):
+    client = client_for(alice, enforce_csrf_checks=True)
+    client.get("/accounts/login/")  # sets the csrftoken cookie
+    token = client.cookies["csrftoken"].value
+    response = client.post(
+        url(group),
+        data=json.dumps({"content": "real"}),
+        content_type="application/json",
+        headers={"X-CSRFToken": token},
+    )
+    assert response.status_code == 201
