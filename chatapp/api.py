@@ -70,9 +70,7 @@ def on_validation_error(request: HttpRequest, error: NinjaValidationError) -> Ht
 
 
 @api.exception_handler(DjangoValidationError)
-def on_django_validation_error(
-    request: HttpRequest, error: DjangoValidationError
-) -> HttpResponse:
+def on_django_validation_error(request: HttpRequest, error: DjangoValidationError) -> HttpResponse:
     return error_response(request, 422, "invalid", " ".join(error.messages))
 
 

@@ -22,9 +22,7 @@ class MessagePageQuery(Schema):
     "/conversations/{conversation_id}/messages",
     response={200: MessagePageOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
 )
-def list_messages(
-    request: HttpRequest, conversation_id: uuid.UUID, query: Query[MessagePageQuery]
-):
+def list_messages(request: HttpRequest, conversation_id: uuid.UUID, query: Query[MessagePageQuery]):
     """A page of the thread in ascending seq: the newest page, or around `before`/`after`."""
     return selectors.message_page(
         user=request.auth,
@@ -37,8 +35,14 @@ def list_messages(
 
 @router.post(
     "/conversations/{conversation_id}/messages",
-    response={200: MessageOut, 201: MessageOut, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut,
-              422: ErrorOut},
+    response={
+        200: MessageOut,
+        201: MessageOut,
+        401: ErrorOut,
+        404: ErrorOut,
+        409: ErrorOut,
+        422: ErrorOut,
+    },
 )
 def post_message(request: HttpRequest, conversation_id: uuid.UUID, payload: MessageIn):
     """Post a message: 201 when new, 200 when the same client_message_id was seen before."""

@@ -59,9 +59,7 @@ def user_can_see_conversation(*, user: AbstractBaseUser, conversation_id: Any) -
     pk = _as_uuid(conversation_id)
     if pk is None or not user.is_authenticated:
         return False
-    return (
-        Conversation.objects.alive().visible_to(user).filter(pk=pk).exists()
-    )
+    return Conversation.objects.alive().visible_to(user).filter(pk=pk).exists()
 
 
 # --- the sidebar ------------------------------------------------------------------------------
@@ -136,27 +134,31 @@ def conversation_list_for_user(
     has_more = len(rows) > limit
     rows = rows[:limit]
 
-    last_messages = {
-        message.pk: message
-        for message in Message.objects.filter(
-            pk__in=[row.last_message_id for row in rows if row.last_message_id]
-        )
-        .select_related("sender")
-        .only(
-            "id",
-            "conversation_id",
-            "seq",
-            "role",
-            "status",
-            "created_at",
-            "deleted_at",
-            "hidden_at",
-            "sender__id",
-            "sender__username",
-            "sender__display_name",
-        )
-        .annotate(excerpt=Substr("content", 1, EXCERPT_LENGTH))
-    } if rows else {}
+    last_messages = (
+        {
+            message.pk: message
+            for message in Message.objects.filter(
+                pk__in=[row.last_message_id for row in rows if row.last_message_id]
+            )
+            .select_related("sender")
+            .only(
+                "id",
+                "conversation_id",
+                "seq",
+                "role",
+                "status",
+                "created_at",
+                "deleted_at",
+                "hidden_at",
+                "sender__id",
+                "sender__username",
+                "sender__display_name",
+            )
+            .annotate(excerpt=Substr("content", 1, EXCERPT_LENGTH))
+        }
+        if rows
+        else {}
+    )
 
     items = [
         ConversationListItem(

@@ -93,8 +93,15 @@ class Server:
     def start(self) -> "Server":
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "uvicorn", "chatapp.asgi:application",
-                "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "chatapp.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--no-access-log",
             ],
             cwd=ROOT,
             env=self.env,
@@ -147,16 +154,20 @@ def sign_in(server: Server, username: str, password: str) -> httpx.Client:
 
 
 def test_a_posted_message_survives_a_killed_server(server_env, start_server):
-    conversation_id = manage(
-        server_env,
-        "shell",
-        "-c",
-        "from chatapp.accounts.services import user_create\n"
-        "from conversations.services import conversation_create\n"
-        "user = user_create(username='dana', password='Durable-pass-1')\n"
-        "conversation, _ = conversation_create(creator=user, kind='assistant')\n"
-        "print(conversation.pk)",
-    ).strip().splitlines()[-1]
+    conversation_id = (
+        manage(
+            server_env,
+            "shell",
+            "-c",
+            "from chatapp.accounts.services import user_create\n"
+            "from conversations.services import conversation_create\n"
+            "user = user_create(username='dana', password='Durable-pass-1')\n"
+            "conversation, _ = conversation_create(creator=user, kind='assistant')\n"
+            "print(conversation.pk)",
+        )
+        .strip()
+        .splitlines()[-1]
+    )
 
     server = start_server()
     client = sign_in(server, "dana", "Durable-pass-1")

@@ -20,12 +20,9 @@ class TimestampedModel(models.Model):
 
 def choice_constraint(field: str, choices: type[models.TextChoices], name: str):
     """A CHECK that the column holds one of the choices: SQLite enforces nothing else."""
-    return models.CheckConstraint(
-        condition=models.Q(**{f"{field}__in": choices.values}), name=name
-    )
+    return models.CheckConstraint(condition=models.Q(**{f"{field}__in": choices.values}), name=name)
 
 
 def max_length_constraint(field: str, max_length: int, name: str):
     """A CHECK on a text length: PostgreSQL's varchar does this, SQLite does not."""
     return models.CheckConstraint(condition=LessThanOrEqual(Length(field), max_length), name=name)
-

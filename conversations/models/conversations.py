@@ -31,18 +31,14 @@ class ConversationQuerySet(models.QuerySet):
 
     def visible_to(self, user):
         """Conversations the user takes part in now (having left, they see it no more)."""
-        return self.filter(
-            participants__user=user, participants__left_at__isnull=True
-        )
+        return self.filter(participants__user=user, participants__left_at__isnull=True)
 
 
 class Conversation(TimestampedModel):
     Kind = ConversationKind
     Status = ConversationStatus
 
-    workspace = models.ForeignKey(
-        Workspace, on_delete=models.PROTECT, related_name="conversations"
-    )
+    workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="conversations")
     kind = models.CharField(max_length=10, choices=ConversationKind.choices)
     title = models.CharField(max_length=TITLE_MAX_LENGTH, blank=True)
     agent = models.ForeignKey(
@@ -166,9 +162,7 @@ class Participant(TimestampedModel):
             ),
         ]
         constraints = [
-            models.UniqueConstraint(
-                fields=["conversation", "user"], name="participant_unique"
-            ),
+            models.UniqueConstraint(fields=["conversation", "user"], name="participant_unique"),
             choice_constraint("role", ParticipantRole, "participant_role_valid"),
         ]
 

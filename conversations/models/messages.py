@@ -62,7 +62,8 @@ class Message(TimestampedModel):
     provider = models.CharField(max_length=20, blank=True)
     model = models.CharField(max_length=200, blank=True)
     content = models.TextField(blank=True)
-    client_message_id = models.CharField(
+    # NULL, not "", when absent: the unique constraint below must ignore it.
+    client_message_id = models.CharField(  # noqa: DJ001
         max_length=CLIENT_MESSAGE_ID_MAX_LENGTH, null=True, blank=True
     )
     reply_to = models.ForeignKey(

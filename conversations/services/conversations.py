@@ -254,9 +254,7 @@ def conversation_restore(*, conversation: Conversation, actor: AbstractBaseUser)
     if conversation.kind == ConversationKind.DIRECT and _find_live_direct(
         conversation.workspace, conversation.direct_key
     ):
-        raise InvalidInput(
-            "conversation", "A newer direct conversation with this person exists."
-        )
+        raise InvalidInput("conversation", "A newer direct conversation with this person exists.")
     conversation.deleted_at = None
     conversation.deleted_by = None
     conversation.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
@@ -374,9 +372,11 @@ def conversation_mark_read(
     participant = active_participant(conversation, user)
     if up_to_seq is not None and (not isinstance(up_to_seq, int) or up_to_seq < 0):
         raise InvalidInput("seq", "seq must be a non-negative integer.")
-    count = Conversation.objects.filter(pk=conversation.pk).values_list(
-        "message_count", flat=True
-    ).get()
+    count = (
+        Conversation.objects.filter(pk=conversation.pk)
+        .values_list("message_count", flat=True)
+        .get()
+    )
     target = count if up_to_seq is None else min(up_to_seq, count)
     if target > participant.last_read_seq:
         Participant.objects.filter(pk=participant.pk, last_read_seq__lt=target).update(

@@ -69,11 +69,19 @@ def _is_union_tag(location_part: str | int) -> bool:
     return isinstance(location_part, str) and location_part in _UNION_TAGS
 
 
-_UNION_TAGS = {"int", "float", "constrained-int", "constrained-float", "str", "dict[str,constrained-int]", "dict[str,int]"}
+_UNION_TAGS = {
+    "int",
+    "float",
+    "constrained-int",
+    "constrained-float",
+    "str",
+    "dict[str,constrained-int]",
+    "dict[str,int]",
+}
 
 
 def validate_message_meta(meta: Any) -> dict:
-    """Check meta against MessageMeta; the error names the bad field, e.g. meta.extractions.0.type."""
+    """Check meta against MessageMeta; the error names the field, e.g. meta.extractions.0.type."""
     if meta is None:
         return {}
     if not isinstance(meta, dict):
@@ -259,7 +267,12 @@ class Usage:
     reasoning_tokens: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("prompt_tokens", "completion_tokens", "cached_input_tokens", "reasoning_tokens"):
+        for name in (
+            "prompt_tokens",
+            "completion_tokens",
+            "cached_input_tokens",
+            "reasoning_tokens",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise InvalidInput(name, f"{name} must be a non-negative integer.")
@@ -383,7 +396,9 @@ def message_part_add(
         raise InvalidInput("content", "A part's content must be a JSON object.")
     if type in (PartType.TOOL_CALL, PartType.TOOL_RESULT) and not tool_name:
         raise InvalidInput("tool_name", "A tool call or result names its tool.")
-    if tool_duration_ms is not None and (not isinstance(tool_duration_ms, int) or tool_duration_ms < 0):
+    if tool_duration_ms is not None and (
+        not isinstance(tool_duration_ms, int) or tool_duration_ms < 0
+    ):
         raise InvalidInput("tool_duration_ms", "tool_duration_ms must be a non-negative integer.")
     message = _lock_message(message)
     index = message.parts.count()
@@ -419,7 +434,9 @@ def artifact_create(
 ) -> Artifact:
     """Store a file an assistant turn produced, with its size and SHA-256."""
     if kind not in ArtifactKind.values:
-        raise InvalidInput("kind", f"Artifact kind must be one of {', '.join(ArtifactKind.values)}.")
+        raise InvalidInput(
+            "kind", f"Artifact kind must be one of {', '.join(ArtifactKind.values)}."
+        )
     if not isinstance(data, bytes):
         raise InvalidInput("data", "An artifact's data must be bytes.")
     if len(data) > ARTIFACT_MAX_BYTES:

@@ -47,7 +47,9 @@ def test_eight_threads_posting_fifty_each_lose_and_duplicate_nothing(alice, grou
     results = run_in_threads(8, post_fifty)
     assert results == [50] * 8, results
 
-    seqs = list(Message.objects.filter(conversation=group).order_by("seq").values_list("seq", flat=True))
+    seqs = list(
+        Message.objects.filter(conversation=group).order_by("seq").values_list("seq", flat=True)
+    )
     assert seqs == list(range(1, 401))
     group.refresh_from_db()
     assert group.message_count == 400

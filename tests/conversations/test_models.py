@@ -39,9 +39,7 @@ def test_seq_is_unique_per_conversation(group, post):
 )
 def test_message_choices_are_checked_by_the_database(group, field, value):
     assert rejected(
-        lambda: Message.objects.create(
-            conversation=group, seq=1, **{"role": "user", field: value}
-        )
+        lambda: Message.objects.create(conversation=group, seq=1, **{"role": "user", field: value})
     )
 
 

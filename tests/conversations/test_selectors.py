@@ -55,9 +55,10 @@ def test_soft_deleted_conversation_appears_only_in_the_trash(alice, bob, group, 
     assert selectors.conversation_list_for_user(user=alice, archived=None).items == []
     trash = selectors.conversation_list_for_user(user=alice, deleted=True)
     assert [item.conversation.pk for item in trash.items] == [group.pk]
-    assert selectors.conversation_get_for_user(
-        user=alice, conversation_id=group.pk, deleted=True
-    ) == group
+    assert (
+        selectors.conversation_get_for_user(user=alice, conversation_id=group.pk, deleted=True)
+        == group
+    )
     message = group.messages.get()
     with pytest.raises(NotFound):
         selectors.message_get_for_user(user=alice, message_id=message.pk)
@@ -86,7 +87,9 @@ def make_conversations(owner, others, count):
             participants=others,
         )
         services.message_post(conversation=conversation, sender=owner, content=f"first {number}")
-        services.message_post(conversation=conversation, sender=others[0], content=f"reply {number}")
+        services.message_post(
+            conversation=conversation, sender=others[0], content=f"reply {number}"
+        )
         conversations.append(conversation)
     return conversations
 
@@ -148,9 +151,10 @@ def test_sidebar_filters(alice, bob, team, group, post):
     services.participant_set_flags(conversation=assistant, user=alice, archived=True)
 
     def ids(**filters):
-        return [item.conversation.pk for item in selectors.conversation_list_for_user(
-            user=alice, **filters
-        ).items]
+        return [
+            item.conversation.pk
+            for item in selectors.conversation_list_for_user(user=alice, **filters).items
+        ]
 
     assert ids() == [group.pk]
     assert ids(archived=True) == [assistant.pk]
@@ -160,9 +164,10 @@ def test_sidebar_filters(alice, bob, team, group, post):
     assert ids(archived=None, workspace_slug="team") == [group.pk]
     assert ids(archived=None, title_query="help") == [assistant.pk]
     # bob's pins are his own.
-    assert [item.conversation.pk for item in selectors.conversation_list_for_user(
-        user=bob, pinned=True
-    ).items] == []
+    assert [
+        item.conversation.pk
+        for item in selectors.conversation_list_for_user(user=bob, pinned=True).items
+    ] == []
 
 
 def test_sidebar_pages_by_keyset(alice, bob, team):

@@ -272,7 +272,10 @@ def test_message_post_to_completed_conversation_conflicts(alice, group, post):
         ({"content": "ok", "meta": {"tokens": -1}}, "meta.tokens"),
         ({"content": "ok", "meta": {"model": 7}}, "meta.model"),
         ({"content": "ok", "meta": {"latency_ms": "fast"}}, "meta.latency_ms"),
-        ({"content": "ok", "meta": {"extractions": [{"type": "", "value": 1}]}}, "meta.extractions.0.type"),
+        (
+            {"content": "ok", "meta": {"extractions": [{"type": "", "value": 1}]}},
+            "meta.extractions.0.type",
+        ),
         ({"content": "ok", "meta": {"extractions": [{"value": 1}]}}, "meta.extractions.0.type"),
         ({"content": "ok", "meta": {"extractions": "nope"}}, "meta.extractions"),
     ],
@@ -331,7 +334,10 @@ def test_assistant_turn_records_parts_usage_and_totals(alice, assistant_chat, po
         message=turn, type="tool_call", tool_name="weather", content={"arguments": {"city": "Oslo"}}
     )
     services.message_part_add(
-        message=turn, type="tool_result", tool_name="weather", content={"result": "rain"},
+        message=turn,
+        type="tool_result",
+        tool_name="weather",
+        content={"result": "rain"},
         tool_duration_ms=120,
     )
     services.message_part_add(message=turn, type="text", content={"text": "Rain in Oslo."})
@@ -343,7 +349,9 @@ def test_assistant_turn_records_parts_usage_and_totals(alice, assistant_chat, po
         message=turn,
         usage=services.Usage(prompt_tokens=12, completion_tokens=5, cached_input_tokens=2),
     )
-    services.assistant_message_finish(message=turn, content="Rain in Oslo.", latency_ms=900, ttft_ms=80)
+    services.assistant_message_finish(
+        message=turn, content="Rain in Oslo.", latency_ms=900, ttft_ms=80
+    )
     turn.refresh_from_db()
     assistant_chat.refresh_from_db()
     assert [part.index for part in turn.parts.all()] == [0, 1, 2]
@@ -368,7 +376,11 @@ def test_errored_assistant_turn_keeps_partial_text(assistant_chat):
         error_details={"status": 500},
     )
     turn.refresh_from_db()
-    assert (turn.status, turn.error_type, turn.content) == ("error", "upstream_error", "Half an ans")
+    assert (turn.status, turn.error_type, turn.content) == (
+        "error",
+        "upstream_error",
+        "Half an ans",
+    )
 
 
 @pytest.mark.parametrize(
@@ -491,8 +503,14 @@ def test_mark_read_moves_forward_only_and_stops_at_the_end(alice, bob, group, po
         post(group, text)
     participant = services.conversation_mark_read(conversation=group, user=bob, up_to_seq=2)
     assert participant.last_read_seq == 2
-    assert services.conversation_mark_read(conversation=group, user=bob, up_to_seq=1).last_read_seq == 2
-    assert services.conversation_mark_read(conversation=group, user=bob, up_to_seq=99).last_read_seq == 3
+    assert (
+        services.conversation_mark_read(conversation=group, user=bob, up_to_seq=1).last_read_seq
+        == 2
+    )
+    assert (
+        services.conversation_mark_read(conversation=group, user=bob, up_to_seq=99).last_read_seq
+        == 3
+    )
     with pytest.raises(InvalidInput):
         services.conversation_mark_read(conversation=group, user=bob, up_to_seq=-1)
 
@@ -522,4 +540,3 @@ def test_rename_rejects_bad_status_and_empty_group_title(alice, group):
         services.conversation_update(conversation=group, actor=alice, title="")
     group.refresh_from_db()
     assert group.title == "Plans" and group.status == "active"
-
