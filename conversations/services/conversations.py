@@ -181,6 +181,11 @@ def active_participant(conversation: Conversation, user: AbstractBaseUser) -> Pa
     return participant
 
 
+def _require_live(conversation: Conversation) -> None:
+    if not Conversation.objects.alive().filter(pk=conversation.pk).exists():
+        raise NotFound("No such conversation.")
+
+
 def _require_manager(participant: Participant, action: str) -> None:
     if participant.role not in (ParticipantRole.OWNER, ParticipantRole.ADMIN):
         raise PermissionDenied(f"Only the conversation's owner or an admin can {action}.")
@@ -351,6 +356,7 @@ def participant_set_flags(
     muted: bool | None = None,
 ) -> Participant:
     """Pin, archive and mute are each person's own."""
+    _require_live(conversation)
     participant = active_participant(conversation, user)
     now = timezone.now()
     if pinned is not None and pinned != (participant.pinned_at is not None):
@@ -373,10 +379,13 @@ def conversation_mark_read(
     if up_to_seq is not None and (not isinstance(up_to_seq, int) or up_to_seq < 0):
         raise InvalidInput("seq", "seq must be a non-negative integer.")
     count = (
-        Conversation.objects.filter(pk=conversation.pk)
+        Conversation.objects.alive()
+        .filter(pk=conversation.pk)
         .values_list("message_count", flat=True)
-        .get()
+        .first()
     )
+    if count is None:
+        raise NotFound("No such conversation.")
     target = count if up_to_seq is None else min(up_to_seq, count)
     if target > participant.last_read_seq:
         Participant.objects.filter(pk=participant.pk, last_read_seq__lt=target).update(

@@ -540,3 +540,11 @@ def test_rename_rejects_bad_status_and_empty_group_title(alice, group):
         services.conversation_update(conversation=group, actor=alice, title="")
     group.refresh_from_db()
     assert group.title == "Plans" and group.status == "active"
+
+
+def test_read_marker_and_flags_of_a_deleted_conversation_are_not_found(alice, group):
+    services.conversation_delete(conversation=group, actor=alice)
+    with pytest.raises(NotFound):
+        services.conversation_mark_read(conversation=group, user=alice)
+    with pytest.raises(NotFound):
+        services.participant_set_flags(conversation=group, user=alice, pinned=True)
