@@ -1,8 +1,17 @@
 """ASGI entry point: what uvicorn serves (`scripts/serve`)."""
 
 import os
+import warnings
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatapp.settings")
+
+# whitenoise serves static files as a synchronous file iterator, which Django's ASGI handler
+# consumes in a worker thread and warns about on every file. That is the intended cost for
+# small static files; the app's own streams (replies, /events) are asynchronous.
+warnings.filterwarnings(
+    "ignore", message="StreamingHttpResponse must consume synchronous iterators"
+)
+
 application = get_asgi_application()

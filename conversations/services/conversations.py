@@ -163,7 +163,7 @@ def conversation_create(
     return conversation, True
 
 
-def _lock_conversation(conversation: Conversation) -> Conversation:
+def lock_conversation(conversation: Conversation) -> Conversation:
     """The conversation's row, locked until the transaction ends, freshly read."""
     try:
         return Conversation.objects.select_for_update().get(pk=conversation.pk)
@@ -177,6 +177,23 @@ def active_participant(conversation: Conversation, user: AbstractBaseUser) -> Pa
         conversation=conversation, user=user, left_at__isnull=True
     ).first()
     if participant is None:
+        raise NotFound("No such conversation.")
+    return participant
+
+
+def lock_participation(
+    conversation: Conversation, user: AbstractBaseUser, *, deleted: bool = False
+) -> Participant:
+    """The user's current participation, its conversation row locked and freshly read, in
+    one query (FOR UPDATE OF the conversation only). NotFound for outsiders, and for a
+    conversation in the trash unless deleted=True asks for one there."""
+    participant = (
+        Participant.objects.select_for_update(of=("conversation",))
+        .select_related("conversation")
+        .filter(conversation_id=conversation.pk, user=user, left_at__isnull=True)
+        .first()
+    )
+    if participant is None or participant.conversation.is_deleted != deleted:
         raise NotFound("No such conversation.")
     return participant
 
@@ -202,10 +219,8 @@ def conversation_update(
 ) -> Conversation:
     """Rename, complete or reopen, or change the agent. Renaming a group, and any change
     to a group, needs an owner or admin; in other kinds every participant may."""
-    conversation = _lock_conversation(conversation)
-    if conversation.is_deleted:
-        raise NotFound("No such conversation.")
-    participant = active_participant(conversation, actor)
+    participant = lock_participation(conversation, actor)
+    conversation = participant.conversation
     if conversation.kind == ConversationKind.GROUP:
         _require_manager(participant, "change a group conversation")
     fields = []
@@ -238,10 +253,9 @@ def conversation_update(
 @transaction.atomic
 def conversation_delete(*, conversation: Conversation, actor: AbstractBaseUser) -> Conversation:
     """Move to the trash (soft). Owners and admins only."""
-    conversation = _lock_conversation(conversation)
-    if conversation.is_deleted:
-        raise NotFound("No such conversation.")
-    _require_manager(active_participant(conversation, actor), "delete this conversation")
+    participant = lock_participation(conversation, actor)
+    conversation = participant.conversation
+    _require_manager(participant, "delete this conversation")
     conversation.deleted_at = timezone.now()
     conversation.deleted_by = actor
     conversation.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
@@ -252,10 +266,9 @@ def conversation_delete(*, conversation: Conversation, actor: AbstractBaseUser) 
 def conversation_restore(*, conversation: Conversation, actor: AbstractBaseUser) -> Conversation:
     """Bring back from the trash. Owners and admins only. A direct conversation whose pair
     has started a new one since cannot come back beside it."""
-    conversation = _lock_conversation(conversation)
-    if not conversation.is_deleted:
-        raise NotFound("No such conversation in the trash.")
-    _require_manager(active_participant(conversation, actor), "restore this conversation")
+    participant = lock_participation(conversation, actor, deleted=True)
+    conversation = participant.conversation
+    _require_manager(participant, "restore this conversation")
     if conversation.kind == ConversationKind.DIRECT and _find_live_direct(
         conversation.workspace, conversation.direct_key
     ):
@@ -276,10 +289,8 @@ def participant_add(
 ) -> Participant:
     """Add someone from the conversation's workspace (or bring them back). Groups only;
     owners and admins only; only the owner may make admins."""
-    conversation = _lock_conversation(conversation)
-    if conversation.is_deleted:
-        raise NotFound("No such conversation.")
-    actor_participant = active_participant(conversation, actor)
+    actor_participant = lock_participation(conversation, actor)
+    conversation = actor_participant.conversation
     if conversation.kind == ConversationKind.DIRECT:
         raise InvalidInput("conversation", "A direct conversation has exactly two people.")
     _require_manager(actor_participant, "add participants")
@@ -310,10 +321,8 @@ def participant_remove(
 ) -> Participant:
     """Leave (actor is user) or remove someone (owners and admins; nobody removes the
     owner). An owner who leaves hands ownership to the longest-standing participant."""
-    conversation = _lock_conversation(conversation)
-    if conversation.is_deleted:
-        raise NotFound("No such conversation.")
-    actor_participant = active_participant(conversation, actor)
+    actor_participant = lock_participation(conversation, actor)
+    conversation = actor_participant.conversation
     if actor.pk == user.pk:
         participant = actor_participant
     else:

@@ -40,7 +40,7 @@ from conversations.models import (
     PartType,
 )
 
-from .conversations import _lock_conversation, active_participant
+from .conversations import active_participant, lock_conversation, lock_participation
 
 # --- meta ------------------------------------------------------------------------------------
 
@@ -104,6 +104,14 @@ def validate_message_meta(meta: Any) -> dict:
 
 
 # --- posting ---------------------------------------------------------------------------------
+
+
+def check_count(field: str, value: Any, *, optional: bool = True) -> None:
+    """A non-negative integer (not a bool), or None when optional."""
+    if value is None and optional:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise InvalidInput(field, f"{field} must be a non-negative integer.")
 
 
 def clean_content(content: Any, *, field: str = "content") -> str:
@@ -190,10 +198,8 @@ def message_post(
     content = clean_content(content)
     client_message_id = _clean_client_message_id(client_message_id)
     meta = validate_message_meta(meta)
-    conversation = _lock_conversation(conversation)
-    if conversation.is_deleted:
-        raise NotFound("No such conversation.")
-    participant = active_participant(conversation, sender)
+    participant = lock_participation(conversation, sender)
+    conversation = participant.conversation
     if client_message_id is not None:
         # Under the lock, a concurrent retry has either committed its message or not begun.
         existing = Message.objects.filter(
@@ -240,7 +246,7 @@ def assistant_message_start(
     so that its place in the thread is fixed and a crash leaves a visible record."""
     if status not in (MessageStatus.PENDING, MessageStatus.STREAMING):
         raise InvalidInput("status", "An assistant turn starts pending or streaming.")
-    conversation = _lock_conversation(conversation)
+    conversation = lock_conversation(conversation)
     _check_open(conversation)
     if reply_to is not None and reply_to.conversation_id != conversation.pk:
         raise InvalidInput("reply_to_id", "A reply must be to a message of the same conversation.")
@@ -273,9 +279,7 @@ class Usage:
             "cached_input_tokens",
             "reasoning_tokens",
         ):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise InvalidInput(name, f"{name} must be a non-negative integer.")
+            check_count(name, getattr(self, name), optional=False)
 
 
 def _lock_message(message: Message) -> Message:
@@ -337,18 +341,27 @@ def assistant_message_finish(
     error_details: dict | None = None,
     is_aborted: bool = False,
 ) -> Message:
-    """Close an assistant turn: its final text and timing, or the error that ended it."""
+    """Close an assistant turn: its final text and timing, or the error that ended it.
+    A turn ends once: finishing it again (say, after an abort) raises Conflict."""
     if status not in (MessageStatus.COMPLETE, MessageStatus.ERROR):
         raise InvalidInput("status", "An assistant turn ends complete or in error.")
-    if status == MessageStatus.ERROR and error_type not in MessageErrorType.values:
-        raise InvalidInput("error_type", "An errored turn needs a known error_type.")
-    for name, value in (("latency_ms", latency_ms), ("ttft_ms", ttft_ms)):
-        if value is not None and (not isinstance(value, int) or value < 0):
-            raise InvalidInput(name, f"{name} must be a non-negative integer.")
+    if status == MessageStatus.ERROR and not error_type:
+        raise InvalidInput("error_type", "An errored turn needs an error_type.")
+    if error_type and error_type not in MessageErrorType.values:
+        raise InvalidInput(
+            "error_type", f"error_type must be one of {', '.join(MessageErrorType.values)}."
+        )
+    if not isinstance(content, str):
+        raise InvalidInput("content", "content must be text.")
+    check_count("latency_ms", latency_ms)
+    check_count("ttft_ms", ttft_ms)
     message = _lock_message(message)
     if message.role != MessageRole.ASSISTANT:
         raise InvalidInput("message", "Only assistant turns are finished this way.")
-    message.content = content
+    if message.status not in (MessageStatus.PENDING, MessageStatus.STREAMING):
+        raise Conflict("This assistant turn has already ended.")
+    # Upstream text is not ours to refuse, but PostgreSQL cannot store NUL characters.
+    message.content = content.replace("\x00", "")
     message.status = status
     message.completed_at = timezone.now()
     message.latency_ms = latency_ms
@@ -396,10 +409,10 @@ def message_part_add(
         raise InvalidInput("content", "A part's content must be a JSON object.")
     if type in (PartType.TOOL_CALL, PartType.TOOL_RESULT) and not tool_name:
         raise InvalidInput("tool_name", "A tool call or result names its tool.")
-    if tool_duration_ms is not None and (
-        not isinstance(tool_duration_ms, int) or tool_duration_ms < 0
-    ):
-        raise InvalidInput("tool_duration_ms", "tool_duration_ms must be a non-negative integer.")
+    check_count("tool_duration_ms", tool_duration_ms)
+    check_count("step_index", step_index, optional=False)
+    if tool_duration_ms is not None and type != PartType.TOOL_RESULT:
+        raise InvalidInput("tool_duration_ms", "Only a tool result has a tool duration.")
     message = _lock_message(message)
     index = message.parts.count()
     part = MessagePart.objects.create(
@@ -415,7 +428,7 @@ def message_part_add(
         tool_duration_ms=tool_duration_ms,
     )
     if type == PartType.TOOL_CALL or tool_duration_ms:
-        conversation = _lock_conversation(message.conversation)
+        conversation = lock_conversation(message.conversation)
         if type == PartType.TOOL_CALL:
             counts = dict(conversation.tool_counts)
             counts[tool_name] = counts.get(tool_name, 0) + 1
@@ -443,13 +456,17 @@ def artifact_create(
         raise InvalidInput("data", f"An artifact is at most {ARTIFACT_MAX_BYTES} bytes.")
     if len(path) > 500:
         raise InvalidInput("path", "An artifact path is at most 500 characters.")
+    if len(mime) > 100:
+        raise InvalidInput("mime", "A MIME type is at most 100 characters.")
+    # Lock the part so that two artifacts for it cannot both pass the check below.
+    MessagePart.objects.select_for_update().filter(pk=part.pk).first()
     if Artifact.objects.filter(part=part).exists():
         raise Conflict("This part already has an artifact.")
     artifact = Artifact(
         part=part,
         kind=kind,
         path=path,
-        mime=mime[:100],
+        mime=mime,
         size=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
     )

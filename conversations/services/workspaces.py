@@ -50,7 +50,7 @@ def workspace_create(
 def workspace_create_personal(*, user: AbstractBaseUser) -> Workspace:
     """The user's own workspace, made their default. Used once, when the user is created."""
     workspace = workspace_create(
-        name=f"{user.username}'s workspace",
+        name=f"{user.username[:80]}'s workspace",
         slug=_unique_slug(user.username),
         owner=user,
         is_personal=True,

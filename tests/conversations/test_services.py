@@ -548,3 +548,61 @@ def test_read_marker_and_flags_of_a_deleted_conversation_are_not_found(alice, gr
         services.conversation_mark_read(conversation=group, user=alice)
     with pytest.raises(NotFound):
         services.participant_set_flags(conversation=group, user=alice, pinned=True)
+
+
+def test_assistant_turn_ends_once(assistant_chat):
+    turn = services.assistant_message_start(conversation=assistant_chat, agent=None)
+    services.assistant_message_finish(
+        message=turn, content="stopped", status="error", error_type="aborted", is_aborted=True
+    )
+    with pytest.raises(Conflict):
+        services.assistant_message_finish(message=turn, content="overwritten")
+    turn.refresh_from_db()
+    assert (turn.content, turn.status, turn.is_aborted) == ("stopped", "error", True)
+
+
+def test_assistant_text_with_nul_characters_is_stored_without_them(assistant_chat):
+    turn = services.assistant_message_start(conversation=assistant_chat, agent=None)
+    services.assistant_message_finish(message=turn, content="a\x00b")
+    turn.refresh_from_db()
+    assert turn.content == "ab"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"error_type": "oops"}, "error_type"),
+        ({"latency_ms": True}, "latency_ms"),
+        ({"content": None}, "content"),
+    ],
+)
+def test_assistant_message_finish_rejects_more_bad_input(assistant_chat, kwargs, field):
+    turn = services.assistant_message_start(conversation=assistant_chat, agent=None)
+    with pytest.raises(InvalidInput) as error:
+        services.assistant_message_finish(message=turn, **{"content": "x", **kwargs})
+    assert error.value.field == field
+
+
+def test_only_tool_results_carry_tool_time(assistant_chat):
+    turn = services.assistant_message_start(conversation=assistant_chat, agent=None)
+    with pytest.raises(InvalidInput) as error:
+        services.message_part_add(message=turn, type="text", tool_duration_ms=500)
+    assert error.value.field == "tool_duration_ms"
+    assistant_chat.refresh_from_db()
+    assert assistant_chat.total_tool_time_ms == 0
+
+
+def test_artifact_create_rejects_long_mime_and_second_artifact(assistant_chat):
+    turn = services.assistant_message_start(conversation=assistant_chat, agent=None)
+    part = services.message_part_add(message=turn, type="file")
+    with pytest.raises(InvalidInput) as error:
+        services.artifact_create(part=part, kind="file", data=b"x", mime="a/" + "b" * 100)
+    assert error.value.field == "mime"
+    services.artifact_create(part=part, kind="file", data=b"x", path="x.txt")
+    with pytest.raises(Conflict):
+        services.artifact_create(part=part, kind="file", data=b"y", path="y.txt")
+
+
+def test_long_username_still_gets_a_workspace(make_user):
+    user = make_user("u" * 150)
+    assert user.default_workspace.is_personal

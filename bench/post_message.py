@@ -1,0 +1,356 @@
+"""Time the `message_post` service against a raw psycopg INSERT of the same row.
+
+Both sides run in the same process, against the same PostgreSQL database, interleaved one
+iteration of each at a time (the order alternating), so that drift in the machine's load
+touches both alike. The figures and the machine they come from replace this benchmark's
+section of docs/benchmarks.md; the table is printed too.
+
+    .venv/bin/python bench/post_message.py [--iterations 2000] [--database-url URL]
+
+The database (default: env BENCH_DATABASE_URL, else
+postgres://postgres@127.0.0.1:5432/chatapp_bench) is created when missing and migrated.
+Each run seeds a fresh user and two conversations, so runs never collide.
+"""
+
+import argparse
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/chatapp_bench"
+DEFAULT_OUTPUT = REPO_ROOT / "docs" / "benchmarks.md"
+
+SECTION_START = "<!-- bench/post_message.py: start -->"
+SECTION_END = "<!-- bench/post_message.py: end -->"
+
+# A full row, every NOT NULL column of conversations_message (migration 0001) given, as
+# message_post writes it: a complete user message with empty JSON objects and no flags.
+RAW_INSERT = """
+INSERT INTO conversations_message (
+    id, created_at, updated_at, conversation_id, seq, role, status, sender_id,
+    provider, model, content, client_message_id, completed_at,
+    error, error_type, error_details, is_aborted, meta, hidden_reason
+) VALUES (
+    %(id)s, %(now)s, %(now)s, %(conversation_id)s, %(seq)s, 'user', 'complete', %(sender_id)s,
+    '', '', %(content)s, NULL, %(now)s,
+    '', '', '{}'::jsonb, false, '{}'::jsonb, ''
+)
+"""
+
+CONTENT = (
+    "Benchmark message: the quick brown fox jumps over the lazy dog, "
+    "a line about the length of a short chat message."
+)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL") or DEFAULT_DATABASE_URL,
+        help="PostgreSQL URL of the benchmark database (created when missing).",
+    )
+    parser.add_argument(
+        "--iterations", type=int, default=2000, help="timed iterations of each side"
+    )
+    parser.add_argument("--warmup", type=int, default=200, help="untimed iterations of each side")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=DEFAULT_OUTPUT,
+        help="the markdown file whose post_message section is replaced",
+    )
+    args = parser.parse_args()
+    if args.iterations < 1 or args.warmup < 0:
+        parser.error("--iterations must be at least 1 and --warmup not negative")
+    return args
+
+
+# --- the database and Django ----------------------------------------------------------------
+
+
+def ensure_database(url: str) -> None:
+    """CREATE DATABASE for the URL's database unless it exists (from the `postgres` db)."""
+    params = conninfo_to_dict(url)
+    name = params.get("dbname")
+    if not name:
+        raise SystemExit(f"The database URL names no database: {url}")
+    admin = make_conninfo(**{**params, "dbname": "postgres"})
+    with psycopg.connect(admin, autocommit=True) as connection:
+        exists = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
+        ).fetchone()
+        if not exists:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            print(f"Created the database {name}.")
+
+
+def setup_django(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ["DJANGO_SETTINGS_MODULE"] = "chatapp.settings"
+    # A throwaway key: nothing is signed here. DEBUG off, or Django logs every query.
+    os.environ["SECRET_KEY"] = f"bench-only-{uuid.uuid4().hex}"
+    os.environ["DEBUG"] = "false"
+    os.environ["SECURE_SSL_REDIRECT"] = "false"
+    sys.path.insert(0, str(REPO_ROOT))
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+# --- measuring -------------------------------------------------------------------------------
+
+
+@dataclass
+class Summary:
+    median_us: float
+    p99_us: float
+    mean_us: float
+    min_us: float
+
+    @classmethod
+    def of(cls, samples_ns: list[int]) -> "Summary":
+        ordered = sorted(samples_ns)
+        # Nearest rank: the smallest sample at or above 99 % of them.
+        p99 = ordered[max(math.ceil(0.99 * len(ordered)) - 1, 0)]
+        return cls(
+            median_us=statistics.median(ordered) / 1000,
+            p99_us=p99 / 1000,
+            mean_us=statistics.fmean(ordered) / 1000,
+            min_us=ordered[0] / 1000,
+        )
+
+
+@dataclass
+class Result:
+    iterations: int
+    warmup: int
+    service: Summary
+    raw: Summary
+    service_statements: int
+    postgres_version: str
+    database_host: str
+    # The 1-minute load average before and after the timed loop: other work on the
+    # machine shows in the figures, and this says whether there was any.
+    load_before: float
+    load_after: float
+
+
+def run(args: argparse.Namespace) -> Result:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from chatapp.accounts.services import user_create
+    from conversations import services
+    from conversations.models import Message
+
+    suffix = uuid.uuid4().hex[:8]
+    user = user_create(username=f"bench-{suffix}", password=None)
+    service_conversation, _ = services.conversation_create(
+        creator=user, kind="group", title=f"bench {suffix}: message_post"
+    )
+    raw_conversation, _ = services.conversation_create(
+        creator=user, kind="group", title=f"bench {suffix}: raw INSERT"
+    )
+
+    raw_connection = psycopg.connect(args.database_url, autocommit=True)
+    raw_seq = 0
+
+    def post_with_service() -> None:
+        services.message_post(conversation=service_conversation, sender=user, content=CONTENT)
+
+    def insert_raw() -> None:
+        # The raw rows go to their own conversation and take seqs counted here, so they
+        # never collide with the service's; nothing else writes to that conversation.
+        nonlocal raw_seq
+        raw_seq += 1
+        raw_connection.execute(
+            RAW_INSERT,
+            {
+                "id": uuid.uuid4(),
+                "now": datetime.now(UTC),
+                "conversation_id": raw_conversation.pk,
+                "seq": raw_seq,
+                "sender_id": user.pk,
+                "content": CONTENT,
+            },
+        )
+
+    for _ in range(args.warmup):
+        post_with_service()
+        insert_raw()
+
+    with CaptureQueriesContext(connection) as queries:
+        post_with_service()
+    service_statements = len(queries.captured_queries)
+    insert_raw()
+
+    service_ns: list[int] = []
+    raw_ns: list[int] = []
+    clock = time.perf_counter_ns
+    load_before = os.getloadavg()[0]
+    for iteration in range(args.iterations):
+        # Alternate which side goes first, so neither always follows the other.
+        order = (
+            ((post_with_service, service_ns), (insert_raw, raw_ns))
+            if iteration % 2 == 0
+            else ((insert_raw, raw_ns), (post_with_service, service_ns))
+        )
+        for operation, samples in order:
+            started = clock()
+            operation()
+            samples.append(clock() - started)
+
+    load_after = os.getloadavg()[0]
+
+    # Both sides really wrote every row.
+    posted = args.warmup + 1 + args.iterations
+    service_conversation.refresh_from_db()
+    assert service_conversation.message_count == posted
+    assert Message.objects.filter(conversation=service_conversation).count() == posted
+    assert Message.objects.filter(conversation=raw_conversation).count() == posted == raw_seq
+    # Keep the database's invariant (message_count matches the messages) for later runs.
+    raw_connection.execute(
+        "UPDATE conversations_conversation SET message_count = %s WHERE id = %s",
+        [raw_seq, raw_conversation.pk],
+    )
+
+    version = raw_connection.execute("SHOW server_version").fetchone()[0]
+    host = raw_connection.info.host
+    raw_connection.close()
+    return Result(
+        iterations=args.iterations,
+        warmup=args.warmup,
+        service=Summary.of(service_ns),
+        raw=Summary.of(raw_ns),
+        service_statements=service_statements,
+        postgres_version=version,
+        database_host=host,
+        load_before=load_before,
+        load_after=load_after,
+    )
+
+
+# --- reporting ------------------------------------------------------------------------------
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def table(result: Result) -> str:
+    service, raw = result.service, result.raw
+    rows = [
+        "| | median | p99 | mean | min |",
+        "| --- | ---: | ---: | ---: | ---: |",
+        f"| `message_post` service | {service.median_us:,.0f} µs | {service.p99_us:,.0f} µs "
+        f"| {service.mean_us:,.0f} µs | {service.min_us:,.0f} µs |",
+        f"| raw psycopg INSERT | {raw.median_us:,.0f} µs | {raw.p99_us:,.0f} µs "
+        f"| {raw.mean_us:,.0f} µs | {raw.min_us:,.0f} µs |",
+        f"| ratio (service / raw) | {service.median_us / raw.median_us:.1f}x "
+        f"| {service.p99_us / raw.p99_us:.1f}x | {service.mean_us / raw.mean_us:.1f}x "
+        f"| {service.min_us / raw.min_us:.1f}x |",
+    ]
+    return "\n".join(rows)
+
+
+def section(result: Result) -> str:
+    import django
+
+    measured = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    python = platform.python_version()
+    return f"""{SECTION_START}
+## Posting a message: `message_post` against a raw INSERT
+
+Written by `bench/post_message.py` on {measured}; run it again to refresh this section.
+
+{table(result)}
+
+- **Iterations:** {result.iterations:,} timed of each side, after {result.warmup:,} untimed
+  of each; one of each per round, the order alternating, so drift touches both alike.
+  Times are wall-clock per call (`time.perf_counter_ns`), in microseconds.
+- **Machine:** {os.cpu_count()} cores ({cpu_model()}), {platform.system()}
+  {platform.release()}; PostgreSQL {result.postgres_version} on {result.database_host}
+  over TCP; Python {python}, Django {django.get_version()}, psycopg {psycopg.__version__}.
+  Load average (1 min) {result.load_before:.2f} before the timed loop,
+  {result.load_after:.2f} after.
+
+What each side does:
+
+- **`message_post` service**: one transaction that locks the conversation row
+  (`SELECT … FOR UPDATE`), checks the sender is a participant (and, given a
+  `client_message_id`, looks for an earlier post — none here), validates the content
+  and meta, inserts the message with `seq = message_count + 1`, moves the
+  conversation's counters and `last_activity_at`, and moves the sender's read marker:
+  {result.service_statements} round trips to the database through the Django ORM,
+  `BEGIN` and `COMMIT` included.
+- **Raw INSERT (baseline)**: one autocommitted `INSERT` of the same full row (every
+  NOT NULL column) on a persistent psycopg connection, into a conversation of its own with
+  a seq counted in Python; no lock, no checks, no counters. psycopg prepares it
+  server-side after five runs, as it does by default.
+
+The ratio is the price of the invariants (gap-free `seq` under concurrency, counters that
+match the messages, idempotent retries) over the cheapest possible write of the row.
+{SECTION_END}
+"""
+
+
+def write_section(path: Path, text: str) -> None:
+    """Replace this benchmark's section of the file, or add it; other sections stay."""
+    if path.exists():
+        current = path.read_text()
+    else:
+        current = (
+            "# Benchmarks\n\n"
+            "Measured on PostgreSQL, each against a baseline in the same run. Every "
+            "section is written by the script it names under `bench/`; see bench/README.md.\n"
+        )
+    if SECTION_START in current and SECTION_END in current:
+        before = current[: current.index(SECTION_START)]
+        after = current[current.index(SECTION_END) + len(SECTION_END) :].lstrip("\n")
+        updated = before + text + ("\n" + after if after else "")
+    else:
+        updated = current.rstrip("\n") + "\n\n" + text
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(updated)
+
+
+def main() -> None:
+    args = parse_args()
+    ensure_database(args.database_url)
+    setup_django(args.database_url)
+    result = run(args)
+    print(table(result))
+    print(
+        f"\n{result.iterations:,} iterations of each; {os.cpu_count()} cores; "
+        f"PostgreSQL {result.postgres_version}; load average {result.load_before:.2f} before, "
+        f"{result.load_after:.2f} after."
+    )
+    write_section(args.output, section(result))
+    print(f"Wrote {args.output}.")
+
+
+if __name__ == "__main__":
+    main()
