@@ -79,9 +79,23 @@ def on_not_signed_in(request: HttpRequest, error: AuthenticationError) -> HttpRe
     return error_response(request, 401, "not_authenticated", "Sign in to use the API.")
 
 
+CODE_BY_STATUS = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    422: "invalid",
+    429: "rate_limited",
+}
+
+
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
-    return error_response(request, error.status_code, "http_error", str(error))
+    code = CODE_BY_STATUS.get(error.status_code, "error")
+    return error_response(request, error.status_code, code, str(error))
 
 
 health_router = Router(tags=["health"])

@@ -5,13 +5,15 @@ import uuid
 from django.db import models
 from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
+from django.utils import timezone
 
 
 class TimestampedModel(models.Model):
     """UUID primary key plus creation and update times, as every domain model has."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # A default, not auto_now_add, so that a service can give related rows one instant.
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

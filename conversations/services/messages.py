@@ -215,6 +215,7 @@ def message_post(
     _check_open(conversation)
     if reply_to is not None and reply_to.conversation_id != conversation.pk:
         raise InvalidInput("reply_to_id", "A reply must be to a message of the same conversation.")
+    now = timezone.now()
     message = _append(
         conversation,
         Message(
@@ -225,7 +226,8 @@ def message_post(
             client_message_id=client_message_id,
             reply_to=reply_to,
             meta=meta,
-            completed_at=timezone.now(),
+            created_at=now,
+            completed_at=now,
         ),
     )
     # One's own message is read.

@@ -131,15 +131,13 @@ def test_bad_query_gets_422(alice, group, client_for, query):
 
 def test_malformed_json_gets_400(alice, group, client_for):
     response = client_for(alice).post(url(group), data="{not json", content_type="application/json")
-    assert response.status_code == 400
-    assert "error" in response.json()
+    assert_error(response, 400, "bad_request")
 
 
 def test_session_post_without_csrf_token_is_refused(alice, group, client_for):
     client = client_for(alice, enforce_csrf_checks=True)
     response = post_json(client, url(group), {"content": "forged"})
-    assert response.status_code == 403
-    assert "error" in response.json()
+    assert_error(response, 403, "forbidden")
     assert Message.objects.count() == 0
 
 
