@@ -152,3 +152,16 @@ def test_session_post_with_csrf_token_passes(alice, group, client_for):
         headers={"X-CSRFToken": token},
     )
     assert response.status_code == 201
+
+
+def test_message_page_query_count_does_not_grow_with_the_page(
+    alice, group, client_for, post, django_assert_num_queries
+):
+    client = client_for(alice)
+    for number in range(50):
+        post(group, f"m{number}")
+    # Session, user, participation with conversation, messages, their parts.
+    with django_assert_num_queries(5):
+        assert len(client.get(url(group), {"limit": 5}).json()["items"]) == 5
+    with django_assert_num_queries(5):
+        assert len(client.get(url(group), {"limit": 50}).json()["items"]) == 50

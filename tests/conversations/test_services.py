@@ -606,3 +606,33 @@ def test_artifact_create_rejects_long_mime_and_second_artifact(assistant_chat):
 def test_long_username_still_gets_a_workspace(make_user):
     user = make_user("u" * 150)
     assert user.default_workspace.is_personal
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"name": ""}, "name"),
+        ({"name": "n" * 101}, "name"),
+        ({"name": "Fine", "slug": "Not A Slug"}, "slug"),
+    ],
+)
+def test_workspace_create_rejects_bad_input(alice, kwargs, field):
+    with pytest.raises(InvalidInput) as error:
+        services.workspace_create(owner=alice, **kwargs)
+    assert error.value.field == field
+
+
+def test_membership_and_participant_roles_are_checked(alice, bob, charlie, team, group):
+    with pytest.raises(InvalidInput):
+        services.membership_add(workspace=team, user=bob, role="emperor")
+    with pytest.raises(InvalidInput):
+        services.participant_add(conversation=group, actor=alice, user=charlie, role="owner")
+    assert not Participant.objects.filter(conversation=group, user=charlie).exists()
+
+
+def test_only_the_owner_makes_admins(alice, bob, charlie, group):
+    services.participant_add(conversation=group, actor=alice, user=bob, role="admin")
+    with pytest.raises(PermissionDenied):
+        services.participant_add(conversation=group, actor=bob, user=charlie, role="admin")
+    member = services.participant_add(conversation=group, actor=bob, user=charlie)
+    assert member.role == "member"
