@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from .agents import Agent
 from .base import TimestampedModel, choice_constraint, max_length_constraint
-from .workspaces import Workspace
+from .workspaces import Workspace, WorkspaceRole
 
 TITLE_MAX_LENGTH = 200
 
@@ -125,10 +125,8 @@ class Conversation(TimestampedModel):
         return self.deleted_at is not None
 
 
-class ParticipantRole(models.TextChoices):
-    OWNER = "owner", "Owner"
-    ADMIN = "admin", "Admin"
-    MEMBER = "member", "Member"
+# The same three roles as in a workspace: owner, admin, member.
+ParticipantRole = WorkspaceRole
 
 
 class Participant(TimestampedModel):
