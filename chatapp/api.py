@@ -12,7 +12,7 @@ from ninja.security import django_auth
 
 from chatapp.health import health_body
 from conversations import exceptions
-from conversations.api import router as conversations_router
+from conversations.api import messages as messages_api
 
 api = NinjaAPI(
     title="chatapp API",
@@ -27,6 +27,9 @@ STATUS_BY_ERROR = [
     (exceptions.PermissionDenied, 403),
     (exceptions.InvalidInput, 422),
     (exceptions.Conflict, 409),
+    (exceptions.BadRequest, 400),
+    (exceptions.TooLarge, 413),
+    (exceptions.RateLimited, 429),
 ]
 
 
@@ -45,7 +48,10 @@ def on_domain_error(request: HttpRequest, error: exceptions.ChatError) -> HttpRe
     status = next(
         (code for error_type, code in STATUS_BY_ERROR if isinstance(error, error_type)), 400
     )
-    return error_response(request, status, error.code, error.message, error.details)
+    response = error_response(request, status, error.code, error.message, error.details)
+    if isinstance(error, exceptions.RateLimited):
+        response["Retry-After"] = str(error.retry_after)
+    return response
 
 
 @api.exception_handler(NinjaValidationError)
@@ -108,4 +114,4 @@ def health(request: HttpRequest):
 
 
 api.add_router("", health_router)
-api.add_router("", conversations_router)
+api.add_router("", messages_api.router)

@@ -44,3 +44,27 @@ class Conflict(ChatError):
 
 class IdempotencyConflict(Conflict):
     code = "idempotency_conflict"
+
+
+class BadRequest(ChatError):
+    """The request cannot be understood as sent (a tampered cursor, a broken file)."""
+
+    code = "bad_request"
+
+
+class BadCursor(BadRequest):
+    code = "invalid_cursor"
+
+
+class TooLarge(ChatError):
+    code = "too_large"
+
+
+class RateLimited(ChatError):
+    """Too many attempts; `retry_after` is the number of seconds to wait."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__(message, details={"retry_after": retry_after})
+        self.retry_after = retry_after

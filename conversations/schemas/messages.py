@@ -1,5 +1,4 @@
-"""Every ninja schema of the conversations API: <Entity>In for requests, <Entity>Out for
-answers. Fields are listed explicitly."""
+"""Schemas of messages and their parts."""
 
 import uuid
 from datetime import datetime
@@ -10,11 +9,7 @@ from pydantic import ConfigDict, Field
 
 from conversations.models import CLIENT_MESSAGE_ID_MAX_LENGTH, CONTENT_MAX_LENGTH
 
-
-class UserRefOut(Schema):
-    id: uuid.UUID
-    username: str
-    display_name: str
+from .common import UserRefOut
 
 
 class MessagePartOut(Schema):
@@ -75,13 +70,3 @@ class MessagePageOut(Schema):
     items: list[MessageOut]
     has_more_before: bool
     has_more_after: bool
-
-
-class ErrorBody(Schema):
-    code: str
-    message: str
-    details: dict[str, Any]
-
-
-class ErrorOut(Schema):
-    error: ErrorBody

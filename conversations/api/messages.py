@@ -1,4 +1,4 @@
-"""The conversations router: parse, call one selector or service, shape the answer."""
+"""Messages of a conversation: parse, call one selector or service, shape the answer."""
 
 import uuid
 

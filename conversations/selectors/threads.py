@@ -1,5 +1,4 @@
-"""Every read of the domain, with the permission check built in: whoever is not a current
-participant gets NotFound, exactly as if the conversation did not exist."""
+"""Reads of conversations and threads: one conversation, the sidebar, a page of messages."""
 
 import uuid
 from dataclasses import dataclass

@@ -1,0 +1,1 @@
+"""The conversations API routers, one module per area; chatapp/api.py mounts them."""
