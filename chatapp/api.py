@@ -13,6 +13,8 @@ from ninja.security import django_auth
 from chatapp.health import health_body
 from conversations import exceptions
 from conversations.api import messages as messages_api
+from conversations.api import search as search_api
+from conversations.api import transfer as transfer_api
 
 api = NinjaAPI(
     title="chatapp API",
@@ -115,3 +117,5 @@ def health(request: HttpRequest):
 
 api.add_router("", health_router)
 api.add_router("", messages_api.router)
+api.add_router("", transfer_api.router)
+api.add_router("", search_api.router)
