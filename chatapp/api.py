@@ -8,8 +8,9 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Router
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
-from ninja.security import django_auth
 
+from chatapp.accounts import api as accounts_api
+from chatapp.accounts.auth import api_auth
 from chatapp.health import health_body
 from conversations import exceptions
 from conversations.api import messages as messages_api
@@ -20,7 +21,7 @@ api = NinjaAPI(
     title="chatapp API",
     version="1",
     urls_namespace="api-v1",
-    auth=django_auth,
+    auth=api_auth,
     docs_url="/docs",
 )
 
@@ -32,6 +33,7 @@ STATUS_BY_ERROR = [
     (exceptions.BadRequest, 400),
     (exceptions.TooLarge, 413),
     (exceptions.RateLimited, 429),
+    (exceptions.NotAuthenticated, 401),
 ]
 
 
@@ -116,6 +118,7 @@ def health(request: HttpRequest):
 
 
 api.add_router("", health_router)
+api.add_router("", accounts_api.router)
 api.add_router("", messages_api.router)
 api.add_router("", transfer_api.router)
 api.add_router("", search_api.router)

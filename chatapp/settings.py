@@ -189,6 +189,25 @@ OPENAI_MODEL = env_str("OPENAI_MODEL")
 ALLOW_REGISTRATION = env_bool("ALLOW_REGISTRATION", True)
 RETENTION_DAYS = env_int("RETENTION_DAYS", 30)
 
+# --- Cache: rate-limit counters ------------------------------------------------------------
+# In-process by default (right for one process); several processes share Redis.
+CACHE_URL = env_str("CACHE_URL")
+if CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- API tokens and rate limits -------------------------------------------------------------
+
+ACCESS_TOKEN_MINUTES = env_int("ACCESS_TOKEN_MINUTES", 15)
+REFRESH_TOKEN_DAYS = env_int("REFRESH_TOKEN_DAYS", 30)
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60)
+POST_RATE_LIMIT = env_int("POST_RATE_LIMIT", 60)
+POST_RATE_WINDOW_SECONDS = env_int("POST_RATE_WINDOW_SECONDS", 60)
+
 # --- Logging --------------------------------------------------------------------------------
 
 LOGGING = {

@@ -68,3 +68,9 @@ class RateLimited(ChatError):
     def __init__(self, message: str, *, retry_after: int):
         super().__init__(message, details={"retry_after": retry_after})
         self.retry_after = retry_after
+
+
+class NotAuthenticated(ChatError):
+    """No valid credentials: a missing, expired, revoked or unknown token, a wrong password."""
+
+    code = "not_authenticated"

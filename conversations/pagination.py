@@ -2,6 +2,8 @@
 shown, signed so that a client can neither forge nor edit one. A tampered, stale-format or
 foreign cursor is a BadCursor (400)."""
 
+import uuid
+from datetime import datetime
 from typing import Any
 
 from django.core import signing
@@ -31,3 +33,18 @@ def decode_cursor(kind: str, cursor: str, *, length: int) -> list[Any]:
     ):
         raise BadCursor("The cursor is not valid for this list; start again from the first page.")
     return payload["v"]
+
+
+def encode_time_id_cursor(kind: str, moment: datetime, pk: uuid.UUID) -> str:
+    """The usual keyset of a newest-first list: (a time, the row's id)."""
+    return encode_cursor(kind, [moment.isoformat(), str(pk)])
+
+
+def decode_time_id_cursor(kind: str, cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    if cursor is None:
+        return None
+    moment, pk = decode_cursor(kind, cursor, length=2)
+    try:
+        return datetime.fromisoformat(moment), uuid.UUID(pk)
+    except (TypeError, ValueError):
+        raise BadCursor("The cursor is not valid; start again from the first page.") from None

@@ -81,3 +81,33 @@ def post(alice):
 def media_in_tmp(settings, tmp_path):
     """Files the tests store (artifacts) go to a temporary folder, never to DATA_DIR."""
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    """Rate-limit counters live in the cache; every test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture
+def bearer_client():
+    """bearer_client(raw_token) -> a Django test Client sending Authorization: Bearer."""
+    from django.test import Client
+
+    def make(raw_token: str) -> Client:
+        return Client(headers={"Authorization": f"Bearer {raw_token}"})
+
+    return make
+
+
+@pytest.fixture
+def tokens_for():
+    """tokens_for(user) -> a fresh access/refresh pair, as the API would issue it."""
+    from chatapp.accounts.services import token_pair_issue
+
+    def issue(user):
+        return token_pair_issue(user=user)
+
+    return issue

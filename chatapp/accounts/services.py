@@ -1,12 +1,34 @@
-"""Writes to users."""
+"""Writes to users and their API tokens: registration, sign-in, token issue, rotation and
+revocation."""
 
+import hashlib
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
-from chatapp.accounts.models import User
-from conversations.exceptions import InvalidInput
+from chatapp.accounts.models import ApiToken, TokenKind, User
+from conversations.exceptions import InvalidInput, NotAuthenticated, NotFound, PermissionDenied
+from conversations.services.audit import audit_event_record
 from conversations.services.workspaces import workspace_create_personal
+
+USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_]{3,50}")
+TOKEN_PREFIX = "chat_"  # noqa: S105 (a public marker, not a secret)
+# last_used_at is written at most this often per token, not on every request.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+# --- users ---------------------------------------------------------------------------------
 
 
 @transaction.atomic
@@ -21,8 +43,8 @@ def user_create(
 ) -> User:
     """A new user with their personal workspace and owner membership.
 
-    `validate=True` applies the password validators and the email uniqueness check (for
-    self-registration); Django's own commands and tests create users without them.
+    `validate=True` applies Django's password validators (for self-registration); Django's
+    own commands and tests create users without them.
     """
     username = User.normalize_username(username or "")
     if not username:
@@ -42,3 +64,264 @@ def user_create(
     user.save()
     workspace_create_personal(user=user)
     return user
+
+
+def _check_password_rules(password: str) -> None:
+    if len(password) < 8:
+        raise InvalidInput("password", "A password has at least 8 characters.")
+    if not (
+        re.search(r"[a-z]", password)
+        and re.search(r"[A-Z]", password)
+        and re.search(r"\d", password)
+    ):
+        raise InvalidInput(
+            "password", "A password needs an uppercase letter, a lowercase letter and a digit."
+        )
+
+
+@transaction.atomic
+def user_register(*, email: str, username: str, password: str, display_name: str = "") -> User:
+    """Self-registration, when ALLOW_REGISTRATION is on: the SPEC's username and password
+    rules first, then Django's password validators."""
+    if not settings.ALLOW_REGISTRATION:
+        raise PermissionDenied("Registration is closed on this server.")
+    if not USERNAME_PATTERN.fullmatch(username):
+        raise InvalidInput("username", "A username is 3 to 50 letters, digits or underscores.")
+    email = (email or "").strip()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise InvalidInput("email", "Enter a valid email address.") from None
+    display_name = " ".join(display_name.split())
+    if len(display_name) > 150:
+        raise InvalidInput("display_name", "A display name is at most 150 characters.")
+    _check_password_rules(password)
+    if User.objects.filter(username__iexact=username).exists():
+        raise InvalidInput("username", "This username is taken.")
+    return user_create(
+        username=username,
+        email=email,
+        password=password,
+        display_name=display_name,
+        validate=True,
+    )
+
+
+def user_authenticate(*, identifier: str, password: str) -> User | None:
+    """The active user with this username or email and password, else None."""
+    lookup = Q(email__iexact=identifier) if "@" in identifier else Q(username=identifier)
+    user = User.objects.filter(lookup).first()
+    if user is None:
+        # Spend the time a real check would, so that timing does not tell who exists.
+        User().set_password(password)
+        return None
+    if not user.check_password(password) or not user.is_active:
+        return None
+    return user
+
+
+# --- tokens --------------------------------------------------------------------------------
+
+
+def token_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: ApiToken
+    raw: str  # shown once, never stored
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access: IssuedToken
+    refresh: IssuedToken
+
+    def as_response(self) -> dict[str, Any]:
+        return {
+            "access_token": self.access.raw,
+            "refresh_token": self.refresh.raw,
+            "token_type": "bearer",
+            "expires_in": settings.ACCESS_TOKEN_MINUTES * 60,
+        }
+
+
+def _token_issue(
+    *, user: User, kind: str, lifetime: timedelta | None, name: str = "", family=None
+) -> IssuedToken:
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user,
+        kind=kind,
+        name=name,
+        token_hash=token_hash(raw),
+        prefix=raw[:12],
+        family=family,
+        expires_at=timezone.now() + lifetime if lifetime else None,
+    )
+    return IssuedToken(token=token, raw=raw)
+
+
+@transaction.atomic
+def token_pair_issue(*, user: User, family=None) -> TokenPair:
+    """A short-lived access token and a refresh token of one family (a new family for a
+    new sign-in, the old one on rotation)."""
+    if family is None:
+        family = uuid.uuid4()
+    return TokenPair(
+        access=_token_issue(
+            user=user,
+            kind=TokenKind.ACCESS,
+            lifetime=timedelta(minutes=settings.ACCESS_TOKEN_MINUTES),
+            family=family,
+        ),
+        refresh=_token_issue(
+            user=user,
+            kind=TokenKind.REFRESH,
+            lifetime=timedelta(days=settings.REFRESH_TOKEN_DAYS),
+            family=family,
+        ),
+    )
+
+
+def token_authenticate(*, raw: str) -> ApiToken | None:
+    """The live access or personal token for `raw` (its user active), else None."""
+    if not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
+        return None
+    now = timezone.now()
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(
+            token_hash=token_hash(raw),
+            kind__in=[TokenKind.ACCESS, TokenKind.PERSONAL],
+            revoked_at__isnull=True,
+        )
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .first()
+    )
+    if token is None or not token.user.is_active:
+        return None
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_PRECISION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token
+
+
+def _revoke_family(family, *, actor: User | None, reason: str) -> int:
+    revoked = ApiToken.objects.filter(family=family, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    audit_event_record(
+        actor=actor,
+        action="token.family_revoked",
+        target_type="token_family",
+        target_id=family,
+        reason=reason,
+        data={"revoked": revoked},
+    )
+    return revoked
+
+
+def token_refresh(*, raw: str) -> TokenPair:
+    """Rotate: the refresh token dies and a new pair of the same family is issued. A dead
+    refresh token used again means it was stolen or replayed: its whole family is revoked
+    (and stays revoked, though this call fails)."""
+    with transaction.atomic():
+        token = (
+            ApiToken.objects.select_for_update()
+            .select_related("user")
+            .filter(token_hash=token_hash(raw or ""), kind=TokenKind.REFRESH)
+            .first()
+        )
+        if token is None:
+            raise NotAuthenticated("Unknown refresh token.")
+        reused = token.revoked_at is not None
+        if reused:
+            _revoke_family(token.family, actor=token.user, reason="refresh token reused")
+        elif token.expires_at is not None and token.expires_at <= timezone.now():
+            raise NotAuthenticated("The refresh token has expired; sign in again.")
+        elif not token.user.is_active:
+            raise NotAuthenticated("This account is suspended.")
+        else:
+            token.revoked_at = timezone.now()
+            token.save(update_fields=["revoked_at"])
+            return token_pair_issue(user=token.user, family=token.family)
+    # Outside the transaction, so that the family's revocation is kept.
+    raise NotAuthenticated(
+        "This refresh token was already used; every token of its sign-in is revoked."
+    )
+
+
+@transaction.atomic
+def token_logout(*, token: ApiToken) -> None:
+    """Sign out a token's holder: an access token ends its whole sign-in (family), a
+    personal token only itself."""
+    if token.family is not None:
+        _revoke_family(token.family, actor=token.user, reason="logout")
+    else:
+        token_revoke(token=token, actor=token.user, reason="logout")
+
+
+@transaction.atomic
+def personal_token_create(
+    *, user: User, name: str, expires_in_days: int | None = None
+) -> IssuedToken:
+    name = " ".join((name or "").split())
+    if not name:
+        raise InvalidInput("name", "A token needs a name.")
+    if len(name) > 100:
+        raise InvalidInput("name", "A token name is at most 100 characters.")
+    if expires_in_days is not None and not 1 <= expires_in_days <= 3650:
+        raise InvalidInput("expires_in_days", "expires_in_days is between 1 and 3650.")
+    return _token_issue(
+        user=user,
+        kind=TokenKind.PERSONAL,
+        name=name,
+        lifetime=timedelta(days=expires_in_days) if expires_in_days else None,
+    )
+
+
+@transaction.atomic
+def token_revoke(*, token: ApiToken, actor: User | None, reason: str = "") -> ApiToken:
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit_event_record(
+            actor=actor,
+            action="token.revoked",
+            target_type="api_token",
+            target_id=token.pk,
+            reason=reason,
+            data={"kind": token.kind, "prefix": token.prefix, "user": str(token.user_id)},
+        )
+    return token
+
+
+@transaction.atomic
+def personal_token_revoke(*, user: User, token_id: Any) -> ApiToken:
+    """Revoke one of the user's own personal tokens; anyone else's is NotFound."""
+    try:
+        pk = uuid.UUID(str(token_id))
+    except ValueError:
+        raise NotFound("No such token.") from None
+    token = ApiToken.objects.filter(pk=pk, user=user, kind=TokenKind.PERSONAL).first()
+    if token is None:
+        raise NotFound("No such token.")
+    return token_revoke(token=token, actor=user, reason="revoked by its owner")
+
+
+@transaction.atomic
+def user_revoke_all_tokens(*, user: User, actor: User | None, reason: str) -> int:
+    """Every live token of the user dies at once (suspension)."""
+    revoked = ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    audit_event_record(
+        actor=actor,
+        action="token.all_revoked",
+        target_type="user",
+        target_id=user.pk,
+        reason=reason,
+        data={"revoked": revoked},
+    )
+    return revoked

@@ -2,12 +2,14 @@
 
 import uuid
 
+from django.conf import settings
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
+from chatapp import ratelimit
 from conversations import selectors, services
-from conversations.schemas import ErrorOut, MessageIn, MessageOut, MessagePageOut
+from conversations.schemas import ERRORS, ErrorOut, MessageIn, MessageOut, MessagePageOut
 
 router = Router(tags=["messages"])
 
@@ -35,17 +37,17 @@ def list_messages(request: HttpRequest, conversation_id: uuid.UUID, query: Query
 
 @router.post(
     "/conversations/{conversation_id}/messages",
-    response={
-        200: MessageOut,
-        201: MessageOut,
-        401: ErrorOut,
-        404: ErrorOut,
-        409: ErrorOut,
-        422: ErrorOut,
-    },
+    response={200: MessageOut, 201: MessageOut, 429: ErrorOut, **ERRORS},
 )
 def post_message(request: HttpRequest, conversation_id: uuid.UUID, payload: MessageIn):
-    """Post a message: 201 when new, 200 when the same client_message_id was seen before."""
+    """Post a message: 201 when new, 200 when the same client_message_id was seen before.
+    At most POST_RATE_LIMIT posts per POST_RATE_WINDOW_SECONDS per user, else 429."""
+    ratelimit.hit(
+        f"post:{request.auth.pk}",
+        limit=settings.POST_RATE_LIMIT,
+        window=settings.POST_RATE_WINDOW_SECONDS,
+        message="You are posting too fast; wait a moment.",
+    )
     conversation = selectors.conversation_get_for_user(
         user=request.auth, conversation_id=conversation_id
     )
