@@ -3,6 +3,7 @@
 Every error body is {"error": {"code", "message", "details"}} with the SPEC's status codes.
 """
 
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Router
@@ -13,6 +14,7 @@ from chatapp.accounts import api as accounts_api
 from chatapp.accounts.auth import api_auth
 from chatapp.health import health_body
 from conversations import exceptions
+from conversations.api import conversations as conversations_api
 from conversations.api import messages as messages_api
 from conversations.api import search as search_api
 from conversations.api import transfer as transfer_api
@@ -60,6 +62,9 @@ def on_domain_error(request: HttpRequest, error: exceptions.ChatError) -> HttpRe
 
 @api.exception_handler(NinjaValidationError)
 def on_validation_error(request: HttpRequest, error: NinjaValidationError) -> HttpResponse:
+    if any(item.get("loc", ("",))[0] == "path" for item in error.errors):
+        # A malformed id names nothing that exists: the same answer as an unknown one.
+        return error_response(request, 404, "not_found", "No such object.")
     problems = [
         {
             # ("body", "payload", "content") → "content": the field as the client sent it.
@@ -102,6 +107,11 @@ CODE_BY_STATUS = {
 }
 
 
+@api.exception_handler(RequestDataTooBig)
+def on_too_large(request: HttpRequest, error: RequestDataTooBig) -> HttpResponse:
+    return error_response(request, 413, "too_large", "The request body is too large.")
+
+
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
     code = CODE_BY_STATUS.get(error.status_code, "error")
@@ -119,6 +129,7 @@ def health(request: HttpRequest):
 
 api.add_router("", health_router)
 api.add_router("", accounts_api.router)
+api.add_router("", conversations_api.router)
 api.add_router("", messages_api.router)
 api.add_router("", transfer_api.router)
 api.add_router("", search_api.router)

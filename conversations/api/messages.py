@@ -9,7 +9,16 @@ from pydantic import Field
 
 from chatapp import ratelimit
 from conversations import selectors, services
-from conversations.schemas import ERRORS, ErrorOut, MessageIn, MessageOut, MessagePageOut
+from conversations.schemas import (
+    ERRORS,
+    ErrorOut,
+    MessageIn,
+    MessageOut,
+    MessagePageOut,
+    MessagePatchIn,
+    ReportIn,
+    ReportOut,
+)
 
 router = Router(tags=["messages"])
 
@@ -63,3 +72,28 @@ def post_message(request: HttpRequest, conversation_id: uuid.UUID, payload: Mess
         meta=payload.meta,
     )
     return Status(201 if created else 200, message)
+
+
+@router.patch("/messages/{message_id}", response={200: MessageOut, **ERRORS})
+def edit_message(request: HttpRequest, message_id: uuid.UUID, payload: MessagePatchIn):
+    """Rewrite your own message."""
+    message = selectors.message_get_for_user(user=request.auth, message_id=message_id)
+    return services.message_edit(message=message, actor=request.auth, content=payload.content)
+
+
+@router.delete("/messages/{message_id}", response={204: None, **ERRORS})
+def delete_message(request: HttpRequest, message_id: uuid.UUID):
+    """Delete your own message: it keeps its place in the thread, without content."""
+    message = selectors.message_get_for_user(user=request.auth, message_id=message_id)
+    services.message_delete(message=message, actor=request.auth)
+    return Status(204, None)
+
+
+@router.post("/messages/{message_id}/report", response={200: ReportOut, 201: ReportOut, **ERRORS})
+def report_message(request: HttpRequest, message_id: uuid.UUID, payload: ReportIn):
+    """Report a message to the moderators: 201, or 200 with your open report on it."""
+    message = selectors.message_get_for_user(user=request.auth, message_id=message_id)
+    report, created = services.report_create(
+        message=message, reporter=request.auth, reason=payload.reason, note=payload.note
+    )
+    return Status(201 if created else 200, report)

@@ -70,3 +70,25 @@ class MessagePageOut(Schema):
     items: list[MessageOut]
     has_more_before: bool
     has_more_after: bool
+
+
+class MessagePatchIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    content: str = Field(min_length=1, max_length=CONTENT_MAX_LENGTH)
+
+
+class ReportIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(description="spam, abuse, harassment or other")
+    note: str = Field(default="", max_length=2000)
+
+
+class ReportOut(Schema):
+    id: uuid.UUID
+    message_id: uuid.UUID
+    reason: str
+    note: str
+    status: str
+    created_at: datetime

@@ -23,6 +23,7 @@ from .messages import (
     message_record_usage,
     validate_message_meta,
 )
+from .moderation import report_create
 from .workspaces import membership_add, workspace_create, workspace_create_personal
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "participant_add",
     "participant_remove",
     "participant_set_flags",
+    "report_create",
     "validate_message_meta",
     "workspace_create",
     "workspace_create_personal",
