@@ -72,3 +72,24 @@ def test_four_concurrent_retries_of_one_client_message_id_make_one_message(alice
     assert sum(created for _message, created in results) == 1
     assert Message.objects.filter(conversation=group).count() == 1
     assert Conversation.objects.get(pk=group.pk).message_count == 1
+
+
+def test_two_api_clients_retrying_one_client_message_id_get_one_message(alice, group, tokens_for):
+    import json
+
+    from django.test import Client
+
+    raw = tokens_for(alice).access.raw
+    url = f"/api/v1/conversations/{group.pk}/messages"
+    body = json.dumps({"content": "sent twice", "client_message_id": "api-retry"})
+
+    def post_through_the_api(number: int):
+        client = Client(headers={"Authorization": f"Bearer {raw}"})
+        response = client.post(url, data=body, content_type="application/json")
+        return response.status_code, response.json()["id"]
+
+    results = run_in_threads(2, post_through_the_api)
+    assert all(isinstance(result, tuple) for result in results), results
+    assert sorted(status for status, _ in results) == [200, 201]
+    assert len({message_id for _, message_id in results}) == 1
+    assert Message.objects.filter(conversation=group).count() == 1
