@@ -29,10 +29,14 @@ from conversations.schemas import ERRORS, ErrorOut
 
 router = Router(tags=["auth"])
 
-SIGN_IN_ERRORS = {401: ErrorOut, 422: ErrorOut, 429: ErrorOut}
+SIGN_IN_ERRORS = {400: ErrorOut, 401: ErrorOut, 422: ErrorOut, 429: ErrorOut}
 
 
-@router.post("/auth/register", auth=None, response={201: RegisterOut, 403: ErrorOut, 422: ErrorOut})
+@router.post(
+    "/auth/register",
+    auth=None,
+    response={201: RegisterOut, 400: ErrorOut, 403: ErrorOut, 422: ErrorOut},
+)
 def register(request: HttpRequest, payload: RegisterIn):
     """Create an account (when ALLOW_REGISTRATION is on) and sign it in: 201 user + tokens."""
     user = services.user_register(
