@@ -9,6 +9,7 @@ from .conversations import (
     Participant,
     ParticipantRole,
 )
+from .events import Event
 from .messages import (
     CLIENT_MESSAGE_ID_MAX_LENGTH,
     CONTENT_MAX_LENGTH,
@@ -32,6 +33,7 @@ __all__ = [
     "Conversation",
     "ConversationKind",
     "ConversationStatus",
+    "Event",
     "Membership",
     "Message",
     "MessageErrorType",

@@ -21,6 +21,9 @@ from conversations.models import (
     Workspace,
 )
 
+from .audit import audit_event_record
+from .events import event_record
+
 User = get_user_model()
 
 _UNSET: Any = object()
@@ -160,7 +163,30 @@ def conversation_create(
             for person in others
         ]
     )
+    _conversation_event(conversation, "conversation.created", _summary(conversation))
     return conversation, True
+
+
+def _summary(conversation: Conversation) -> dict:
+    return {
+        "title": conversation.title,
+        "status": conversation.status,
+        "agent_id": str(conversation.agent_id) if conversation.agent_id else None,
+    }
+
+
+def _flags(participant: Participant) -> dict:
+    return {
+        "pinned_at": participant.pinned_at.isoformat() if participant.pinned_at else None,
+        "archived_at": participant.archived_at.isoformat() if participant.archived_at else None,
+        "muted": participant.muted,
+    }
+
+
+def _conversation_event(conversation: Conversation, type: str, data: dict, user=None) -> None:
+    event_record(
+        conversation_id=conversation.pk, type=type, data=data, user_id=user.pk if user else None
+    )
 
 
 def lock_conversation(conversation: Conversation) -> Conversation:
@@ -247,6 +273,7 @@ def conversation_update(
         fields.append("agent")
     if fields:
         conversation.save(update_fields=[*fields, "updated_at"])
+        _conversation_event(conversation, "conversation.updated", _summary(conversation))
     return conversation
 
 
@@ -259,6 +286,7 @@ def conversation_delete(*, conversation: Conversation, actor: AbstractBaseUser) 
     conversation.deleted_at = timezone.now()
     conversation.deleted_by = actor
     conversation.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
+    _conversation_event(conversation, "conversation.deleted", {})
     return conversation
 
 
@@ -276,6 +304,7 @@ def conversation_restore(*, conversation: Conversation, actor: AbstractBaseUser)
     conversation.deleted_at = None
     conversation.deleted_by = None
     conversation.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
+    _conversation_event(conversation, "conversation.restored", {})
     return conversation
 
 
@@ -309,9 +338,19 @@ def participant_add(
         if participant.left_at is not None:
             participant.left_at = None
             participant.joined_at = timezone.now()
-        if participant.role != ParticipantRole.OWNER:
+        if participant.role not in (ParticipantRole.OWNER, role):
+            audit_event_record(
+                actor=actor,
+                action="participant.role_changed",
+                target_type="participant",
+                target_id=participant.pk,
+                data={"from": participant.role, "to": role, "conversation": str(conversation.pk)},
+            )
             participant.role = role
         participant.save(update_fields=["left_at", "joined_at", "role", "updated_at"])
+    _conversation_event(
+        conversation, "participant.added", {"user_id": str(user.pk), "role": participant.role}
+    )
     return participant
 
 
@@ -350,8 +389,18 @@ def participant_remove(
             .first()
         )
         if successor is not None:
+            audit_event_record(
+                actor=actor,
+                action="participant.role_changed",
+                target_type="participant",
+                target_id=successor.pk,
+                reason="the owner left",
+                data={"from": successor.role, "to": "owner", "conversation": str(conversation.pk)},
+            )
             successor.role = ParticipantRole.OWNER
             successor.save(update_fields=["role", "updated_at"])
+    _conversation_event(conversation, "participant.removed", {"user_id": str(user.pk)})
+    _conversation_event(conversation, "conversation.removed", {}, user=user)
     return participant
 
 
@@ -375,6 +424,7 @@ def participant_set_flags(
     if muted is not None:
         participant.muted = muted
     participant.save(update_fields=["pinned_at", "archived_at", "muted", "updated_at"])
+    _conversation_event(conversation, "conversation.updated", _flags(participant), user=user)
     return participant
 
 
@@ -401,4 +451,5 @@ def conversation_mark_read(
             last_read_seq=target, updated_at=timezone.now()
         )
         participant.last_read_seq = target
+        _conversation_event(conversation, "read", {"last_read_seq": target}, user=user)
     return participant

@@ -41,6 +41,7 @@ from conversations.models import (
 )
 
 from .conversations import active_participant, lock_conversation, lock_participation
+from .events import event_record, message_summary
 
 # --- meta ------------------------------------------------------------------------------------
 
@@ -232,6 +233,7 @@ def message_post(
     )
     # One's own message is read.
     Participant.objects.filter(pk=participant.pk).update(last_read_seq=message.seq)
+    _announce(message, "message.created")
     return message, True
 
 
@@ -252,7 +254,7 @@ def assistant_message_start(
     _check_open(conversation)
     if reply_to is not None and reply_to.conversation_id != conversation.pk:
         raise InvalidInput("reply_to_id", "A reply must be to a message of the same conversation.")
-    return _append(
+    message = _append(
         conversation,
         Message(
             role=MessageRole.ASSISTANT,
@@ -263,6 +265,12 @@ def assistant_message_start(
             reply_to=reply_to,
         ),
     )
+    _announce(message, "message.created")
+    return message
+
+
+def _announce(message: Message, type: str) -> None:
+    event_record(conversation_id=message.conversation_id, type=type, data=message_summary(message))
 
 
 @dataclass(frozen=True)
@@ -386,6 +394,7 @@ def assistant_message_finish(
             "updated_at",
         ]
     )
+    _announce(message, "message.completed")
     return message
 
 
@@ -513,6 +522,7 @@ def message_edit(*, message: Message, actor: AbstractBaseUser, content: str) -> 
         message.content = content
         message.edited_at = timezone.now()
         message.save(update_fields=["content", "edited_at", "updated_at"])
+        _announce(message, "message.updated")
     return message
 
 
@@ -523,4 +533,5 @@ def message_delete(*, message: Message, actor: AbstractBaseUser) -> Message:
     message = _own_message(message, actor)
     message.deleted_at = timezone.now()
     message.save(update_fields=["deleted_at", "updated_at"])
+    _announce(message, "message.updated")
     return message

@@ -8,6 +8,8 @@ from django.utils.text import slugify
 from conversations.exceptions import InvalidInput
 from conversations.models import Membership, Workspace, WorkspaceRole
 
+from .audit import audit_event_record
+
 
 def _unique_slug(base: str) -> str:
     base = slugify(base)[:48] or "workspace"
@@ -62,7 +64,11 @@ def workspace_create_personal(*, user: AbstractBaseUser) -> Workspace:
 
 @transaction.atomic
 def membership_add(
-    *, workspace: Workspace, user: AbstractBaseUser, role: str = WorkspaceRole.MEMBER
+    *,
+    workspace: Workspace,
+    user: AbstractBaseUser,
+    role: str = WorkspaceRole.MEMBER,
+    actor: AbstractBaseUser | None = None,
 ) -> Membership:
     """Add the user to the workspace, or change their role if they are in it already."""
     if role not in WorkspaceRole.values:
@@ -73,6 +79,13 @@ def membership_add(
         workspace=workspace, user=user, defaults={"role": role}
     )
     if not created and membership.role != role:
+        audit_event_record(
+            actor=actor,
+            action="membership.role_changed",
+            target_type="membership",
+            target_id=membership.pk,
+            data={"from": membership.role, "to": role, "workspace": workspace.slug},
+        )
         membership.role = role
         membership.save(update_fields=["role", "updated_at"])
     return membership

@@ -1,0 +1,89 @@
+"""Recording and announcing changes for GET /events.
+
+A durable event is a row in the event log (its id is the SSE id a client resumes from),
+written in the same transaction as the change it describes. It is announced to every app
+process: on PostgreSQL by NOTIFY from that same statement (delivered at commit, never for a
+rolled-back change), on SQLite to this process's broker after commit.
+
+A signal (a batch of streamed text, a request to stop a generation) is announced the same
+way but not stored: nobody resumes to it.
+"""
+
+import json
+import uuid
+from typing import Any
+
+from django.db import connection, transaction
+
+from conversations.live.broker import broker
+from conversations.models import Event, Message
+
+CHANNEL = "chatapp_events"
+# PostgreSQL refuses NOTIFY payloads of 8,000 bytes or more; a bigger event is announced
+# by id only and read from the log by the listener.
+NOTIFY_MAX_BYTES = 7900
+
+# Constants only are formatted in; every value is a query parameter.
+_RECORD_AND_NOTIFY = f"""
+WITH event AS (
+    INSERT INTO conversations_event (conversation_id, type, user_id, data, created_at)
+    VALUES (%s, %s, %s, %s::jsonb, now())
+    RETURNING id, conversation_id, type, user_id, data, created_at
+), payload AS (
+    SELECT id, json_build_object(
+        'id', id, 'type', type, 'conversation_id', conversation_id, 'user_id', user_id,
+        'data', data, 'created_at', created_at
+    )::text AS text FROM event
+)
+SELECT id, pg_notify(
+    '{CHANNEL}',
+    CASE WHEN octet_length(text) > {NOTIFY_MAX_BYTES}
+         THEN json_build_object('id', id, 'fetch', true)::text ELSE text END
+) FROM payload
+"""  # noqa: S608
+
+
+def event_record(
+    *, conversation_id: uuid.UUID, type: str, data: dict[str, Any], user_id: Any = None
+) -> int:
+    """Store one event and announce it; call inside the writing service's transaction.
+    Returns the event id."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _RECORD_AND_NOTIFY,
+                [conversation_id, type, user_id, json.dumps(data)],
+            )
+            return cursor.fetchone()[0]
+    event = Event.objects.create(
+        conversation_id=conversation_id, type=type, user_id=user_id, data=data
+    )
+    payload = event.as_payload()
+    transaction.on_commit(lambda: broker.deliver(payload))
+    return event.id
+
+
+def event_signal(payload: dict[str, Any]) -> None:
+    """Announce without storing (streamed text, stop requests) to every process."""
+    if connection.vendor == "postgresql":
+        text = json.dumps(payload)
+        if len(text.encode()) > NOTIFY_MAX_BYTES:
+            return
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, text])
+    else:
+        transaction.on_commit(lambda: broker.deliver(payload))
+
+
+def message_summary(message: Message) -> dict[str, Any]:
+    """What an event says about a message: enough to place it; the client reads the rest."""
+    return {
+        "message_id": str(message.pk),
+        "seq": message.seq,
+        "role": message.role,
+        "status": message.status,
+        "sender_id": str(message.sender_id) if message.sender_id else None,
+        "excerpt": message.visible_content[:200],
+        "is_deleted": message.deleted_at is not None,
+        "is_hidden": message.hidden_at is not None,
+    }
