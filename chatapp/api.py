@@ -14,6 +14,7 @@ from chatapp.accounts import api as accounts_api
 from chatapp.accounts.auth import api_auth
 from chatapp.health import health_body
 from conversations import exceptions
+from conversations.api import assistant as assistant_api
 from conversations.api import conversations as conversations_api
 from conversations.api import messages as messages_api
 from conversations.api import search as search_api
@@ -60,18 +61,20 @@ def on_domain_error(request: HttpRequest, error: exceptions.ChatError) -> HttpRe
     return response
 
 
+def _field_name(location: tuple) -> str:
+    """The field as the client sent it: ("body", "payload", "content") → "content",
+    ("query", "limit") → "limit"."""
+    parts = location[2:] if location[:1] == ("body",) else location[1:]
+    return ".".join(str(part) for part in parts) or ".".join(str(part) for part in location)
+
+
 @api.exception_handler(NinjaValidationError)
 def on_validation_error(request: HttpRequest, error: NinjaValidationError) -> HttpResponse:
     if any(item.get("loc", ("",))[0] == "path" for item in error.errors):
         # A malformed id names nothing that exists: the same answer as an unknown one.
         return error_response(request, 404, "not_found", "No such object.")
     problems = [
-        {
-            # ("body", "payload", "content") → "content": the field as the client sent it.
-            "field": ".".join(str(part) for part in item.get("loc", ())[2:])
-            or ".".join(str(part) for part in item.get("loc", ())),
-            "message": item.get("msg", "invalid"),
-        }
+        {"field": _field_name(item.get("loc", ())), "message": item.get("msg", "invalid")}
         for item in error.errors
     ]
     first = problems[0] if problems else {"field": "", "message": "invalid"}
@@ -131,5 +134,6 @@ api.add_router("", health_router)
 api.add_router("", accounts_api.router)
 api.add_router("", conversations_api.router)
 api.add_router("", messages_api.router)
+api.add_router("", assistant_api.router)
 api.add_router("", transfer_api.router)
 api.add_router("", search_api.router)

@@ -1,4 +1,5 @@
-"""ASGI entry point: what uvicorn serves (`scripts/serve`)."""
+"""ASGI entry point: what uvicorn serves (`scripts/serve`). Django handles HTTP; the
+lifespan starts each process's background work (chatapp/lifespan.py)."""
 
 import os
 import warnings
@@ -14,4 +15,13 @@ warnings.filterwarnings(
     "ignore", message="StreamingHttpResponse must consume synchronous iterators"
 )
 
-application = get_asgi_application()
+django_application = get_asgi_application()
+
+from chatapp.lifespan import handle_lifespan  # noqa: E402 (needs Django set up)
+
+
+async def application(scope, receive, send):
+    if scope["type"] == "lifespan":
+        await handle_lifespan(receive, send)
+        return
+    await django_application(scope, receive, send)

@@ -162,6 +162,13 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# Uploads over FILE_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) go to a temporary file, not memory; the
+# first handler refuses any file upload over IMPORT_MAX_BYTES before it is stored.
+FILE_UPLOAD_HANDLERS = [
+    "conversations.transfer.uploads.UploadSizeLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # --- Security -------------------------------------------------------------------------------
 
@@ -187,8 +194,26 @@ SECURE_REDIRECT_EXEMPT = [r"^health$", r"^api/v1/health$"]
 OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")
 OPENAI_MODEL = env_str("OPENAI_MODEL")
+ASSISTANT_CONNECT_TIMEOUT = env_int("ASSISTANT_CONNECT_TIMEOUT", 10)
+ASSISTANT_FIRST_TOKEN_TIMEOUT = env_int("ASSISTANT_FIRST_TOKEN_TIMEOUT", 60)
+ASSISTANT_TOTAL_TIMEOUT = env_int("ASSISTANT_TOTAL_TIMEOUT", 600)
+ASSISTANT_IDLE_TIMEOUT = env_int("ASSISTANT_IDLE_TIMEOUT", 60)
+ASSISTANT_CONTEXT_TOKENS = env_int("ASSISTANT_CONTEXT_TOKENS", 8000)
+# A generation saves its text at least this often; a turn with no save for
+# STREAM_STALE_SECONDS belongs to a process that died and is marked interrupted.
+STREAM_SAVE_INTERVAL_MS = env_int("STREAM_SAVE_INTERVAL_MS", 250)
+STREAM_STALE_SECONDS = env_int("STREAM_STALE_SECONDS", 30)
+EVENTS_HEARTBEAT_SECONDS = env_int("EVENTS_HEARTBEAT_SECONDS", 15)
+EVENTS_RETENTION_HOURS = env_int("EVENTS_RETENTION_HOURS", 24)
 ALLOW_REGISTRATION = env_bool("ALLOW_REGISTRATION", True)
 RETENTION_DAYS = env_int("RETENTION_DAYS", 30)
+
+# Imports (POST /api/v1/imports; docs/import-export.md). The largest file upload accepted,
+# refused with 413 before it is read; the most bytes decompressed out of the JSON members of
+# a ZIP; the most members a ZIP may have.
+IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 100 * 1024 * 1024)
+IMPORT_MAX_UNCOMPRESSED_BYTES = env_int("IMPORT_MAX_UNCOMPRESSED_BYTES", 512 * 1024 * 1024)
+IMPORT_MAX_ZIP_MEMBERS = env_int("IMPORT_MAX_ZIP_MEMBERS", 10_000)
 
 # --- Cache: rate-limit counters ------------------------------------------------------------
 # In-process by default (right for one process); several processes share Redis.

@@ -25,6 +25,7 @@ BODIES = {
     ("post", "/api/v1/conversations/{conversation_id}/participants"): {"username": "charlie"},
     ("patch", "/api/v1/messages/{message_id}"): {"content": "x"},
     ("post", "/api/v1/messages/{message_id}/report"): {"reason": "spam"},
+    ("post", "/api/v1/conversations/{conversation_id}/reply"): {"regenerate": False},
 }
 
 # Routes that take an id but whose body is a file upload or that need none.
@@ -80,10 +81,15 @@ def test_every_protected_route_needs_a_valid_token(charlie, ids, tokens_for):
     ApiToken.objects.filter(pk=expired.access.token.pk).update(
         expires_at=timezone.now() - timedelta(minutes=1)
     )
+    # enforce_csrf_checks: as a real browser-less caller meets it (no CSRF exemption).
     callers = {
-        "no token": Client(),
-        "expired token": Client(headers={"Authorization": f"Bearer {expired.access.raw}"}),
-        "garbage token": Client(headers={"Authorization": "Bearer chat_forged"}),
+        "no token": Client(enforce_csrf_checks=True),
+        "expired token": Client(
+            enforce_csrf_checks=True, headers={"Authorization": f"Bearer {expired.access.raw}"}
+        ),
+        "garbage token": Client(
+            enforce_csrf_checks=True, headers={"Authorization": "Bearer chat_forged"}
+        ),
     }
     checked = 0
     for path, method, operation in operations():

@@ -36,7 +36,10 @@ class Broker:
         self._dispatcher: asyncio.Future | None = None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+        """Attach to the server's event loop (at startup, or by the first stream)."""
+        if self.loop is None or self.loop.is_closed() or not self.loop.is_running():
+            self.loop = loop
+            self._inbox = None
 
     # --- subscribing (on the loop) ----------------------------------------------------------
 
@@ -79,6 +82,13 @@ class Broker:
     def user_stream_count(self) -> int:
         with self._lock:
             return sum(len(queues) for queues in self._users.values())
+
+    def resync_all(self) -> None:
+        """Tell every stream to catch up from the log (after a gap in delivery)."""
+        with self._lock:
+            queues = [queue for queues in self._users.values() for queue in queues]
+        for queue in queues:
+            queue.put_nowait(RESYNC)
 
     # --- delivering -------------------------------------------------------------------------
 

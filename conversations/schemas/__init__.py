@@ -1,6 +1,7 @@
 """Every ninja schema of the API: <Entity>In for requests, <Entity>Out for answers, fields
 listed explicitly. One module per area, re-exported here."""
 
+from .assistant import AgentListOut, AgentOut, ReplyIn
 from .common import ERRORS, ErrorBody, ErrorOut, UserRefOut
 from .conversations import (
     AgentRefOut,
@@ -40,9 +41,23 @@ from .search import (
     UsageQueryIn,
     UsageReportOut,
 )
+from .transfer import (
+    ExportArtifactIn,
+    ExportArtifactOut,
+    ExportConversationIn,
+    ExportConversationOut,
+    ExportDocumentOut,
+    ExportMessageIn,
+    ExportMessageOut,
+    ExportPartIn,
+    ExportPartOut,
+    ImportResultOut,
+)
 
 __all__ = [
     "ERRORS",
+    "AgentListOut",
+    "AgentOut",
     "AgentRefOut",
     "ConversationIn",
     "ConversationListItemOut",
@@ -52,6 +67,16 @@ __all__ = [
     "ConversationRefOut",
     "ErrorBody",
     "ErrorOut",
+    "ExportArtifactIn",
+    "ExportArtifactOut",
+    "ExportConversationIn",
+    "ExportConversationOut",
+    "ExportDocumentOut",
+    "ExportMessageIn",
+    "ExportMessageOut",
+    "ExportPartIn",
+    "ExportPartOut",
+    "ImportResultOut",
     "LastMessageOut",
     "MessageIn",
     "MessageOut",
@@ -63,6 +88,7 @@ __all__ = [
     "ParticipantOut",
     "ReadIn",
     "ReadOut",
+    "ReplyIn",
     "ReportIn",
     "ReportOut",
     "SearchHitOut",

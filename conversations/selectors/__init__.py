@@ -3,6 +3,8 @@ participant gets NotFound, exactly as if the conversation did not exist.
 
 One module per kind of read; the common ones are re-exported here."""
 
+from .export import ConversationExport, conversation_export
+from .search import SearchHit, SearchPage, clean_search_text, message_search
 from .threads import (
     DEFAULT_PAGE_SIZE,
     EXCERPT_LENGTH,
@@ -17,18 +19,29 @@ from .threads import (
     messages_with_parts,
     user_can_see_conversation,
 )
+from .usage import UsageGroup, UsageReport, UsageTotals, usage_report
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
     "EXCERPT_LENGTH",
     "MAX_PAGE_SIZE",
+    "ConversationExport",
     "ConversationListItem",
     "ConversationListPage",
     "MessagePage",
+    "SearchHit",
+    "SearchPage",
+    "UsageGroup",
+    "UsageReport",
+    "UsageTotals",
+    "clean_search_text",
+    "conversation_export",
     "conversation_get_for_user",
     "conversation_list_for_user",
     "message_get_for_user",
     "message_page",
+    "message_search",
     "messages_with_parts",
+    "usage_report",
     "user_can_see_conversation",
 ]

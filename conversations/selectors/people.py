@@ -84,3 +84,12 @@ def participant_user_get(*, conversation: Conversation, user_id: Any):
     if participant is None:
         raise NotFound("No such participant.")
     return participant.user
+
+
+def agents_for_user(*, user: AbstractBaseUser) -> list[Agent]:
+    """The active agents of the user's workspaces, by workspace and name."""
+    return list(
+        Agent.objects.filter(workspace__memberships__user=user, is_active=True)
+        .select_related("workspace")
+        .order_by("workspace__name", "name", "id")
+    )

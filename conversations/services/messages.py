@@ -4,7 +4,7 @@ and artifacts of an assistant turn, and its usage."""
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -41,7 +41,7 @@ from conversations.models import (
 )
 
 from .conversations import active_participant, lock_conversation, lock_participation
-from .events import event_record, message_summary
+from .events import event_record, event_signal, message_summary
 
 # --- meta ------------------------------------------------------------------------------------
 
@@ -535,3 +535,110 @@ def message_delete(*, message: Message, actor: AbstractBaseUser) -> Message:
     message.save(update_fields=["deleted_at", "updated_at"])
     _announce(message, "message.updated")
     return message
+
+
+# --- a generation's life ---------------------------------------------------------------------
+
+GENERATING = (MessageStatus.PENDING, MessageStatus.STREAMING)
+
+
+def assistant_message_progress(*, message_id: Any, content: str) -> bool:
+    """Save the text streamed so far (one UPDATE, also the generation's heartbeat). False
+    when the turn was stopped meanwhile (aborted, or marked interrupted): stop generating."""
+    saved = Message.objects.filter(pk=message_id, status__in=GENERATING, is_aborted=False).update(
+        content=content.replace("\x00", ""),
+        status=MessageStatus.STREAMING,
+        updated_at=timezone.now(),
+    )
+    return saved == 1
+
+
+@transaction.atomic
+def assistant_message_abort(*, message: Message, actor: AbstractBaseUser) -> Message:
+    """Ask the generation of this turn to stop, from any process: the flag is seen at its
+    next save, and a signal reaches the generating process at once. The caller checked that
+    the actor takes part in the conversation."""
+    message = _lock_message(message)
+    if message.role != MessageRole.ASSISTANT or message.status not in GENERATING:
+        raise Conflict("This assistant turn is not being generated.")
+    if not message.is_aborted:
+        message.is_aborted = True
+        message.save(update_fields=["is_aborted", "updated_at"])
+        event_signal({"type": "_abort", "message_id": str(message.pk)})
+    return message
+
+
+@transaction.atomic
+def assistant_message_restart(*, message: Message) -> Message:
+    """Regenerate: the conversation's last turn, an assistant's, starts over in its place.
+    The previous answer is kept in meta["previous_versions"]; its usage, tool time and tool
+    counts leave the conversation's totals."""
+    message = _lock_message(message)
+    conversation = lock_conversation(message.conversation)
+    if message.role != MessageRole.ASSISTANT or message.seq != conversation.message_count:
+        raise Conflict("Only the last turn, an assistant's, can be regenerated.")
+    if message.status in GENERATING:
+        raise Conflict("This turn is still being generated.")
+    message_record_usage(message=message, usage=Usage())
+    parts = list(message.parts.all())
+    counts = dict(conversation.tool_counts)
+    for part in parts:
+        if part.type == PartType.TOOL_CALL and counts.get(part.tool_name):
+            counts[part.tool_name] -= 1
+            if not counts[part.tool_name]:
+                del counts[part.tool_name]
+    tool_time = sum(part.tool_duration_ms or 0 for part in parts)
+    Conversation.objects.filter(pk=conversation.pk).update(
+        tool_counts=counts,
+        total_tool_time_ms=F("total_tool_time_ms") - tool_time,
+        last_activity_at=timezone.now(),
+    )
+    message.parts.all().delete()
+    message.refresh_from_db()
+    previous = {
+        "content": message.content,
+        "model": message.model,
+        "status": message.status,
+        "error_type": message.error_type,
+        "completed_at": message.completed_at.isoformat() if message.completed_at else None,
+    }
+    message.meta = {
+        **message.meta,
+        "previous_versions": [*message.meta.get("previous_versions", []), previous][-10:],
+    }
+    message.content = ""
+    message.status = MessageStatus.STREAMING
+    message.completed_at = None
+    message.latency_ms = message.ttft_ms = None
+    message.prompt_tokens = message.completion_tokens = message.total_tokens = None
+    message.cached_input_tokens = message.reasoning_tokens = None
+    message.error = message.error_type = ""
+    message.error_details = {}
+    message.is_aborted = False
+    message.save()
+    _announce(message, "message.updated")
+    return message
+
+
+def assistant_messages_interrupt_stale(*, older_than_seconds: int) -> int:
+    """Turns left pending or streaming by a process that died: no save for longer than a
+    live generation ever waits between saves. Each is closed as error/interrupted with the
+    text it had. Returns how many."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    stale = Message.objects.filter(status__in=GENERATING, updated_at__lt=cutoff).values_list(
+        "pk", flat=True
+    )
+    closed = 0
+    for message_id in list(stale[:1000]):
+        try:
+            assistant_message_finish(
+                message=Message(pk=message_id),
+                content=Message.objects.values_list("content", flat=True).get(pk=message_id),
+                status=MessageStatus.ERROR,
+                error="The server stopped while this reply was being written.",
+                error_type=MessageErrorType.INTERRUPTED,
+            )
+            closed += 1
+        except (Conflict, Message.DoesNotExist):
+            continue  # finished or gone meanwhile
+    return closed

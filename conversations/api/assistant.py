@@ -1,0 +1,92 @@
+"""Agents, streamed assistant replies, stopping them, and the live event stream."""
+
+import uuid
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest, StreamingHttpResponse
+from ninja import Router, Status
+
+from conversations import selectors, services
+from conversations.assistant.generation import prepare_reply, start_generation
+from conversations.live.broker import broker
+from conversations.live.sse import SSE_HEADERS, sse
+from conversations.live.streams import parse_last_event_id, user_events
+from conversations.schemas import ERRORS, AgentListOut, MessageOut, ReplyIn
+from conversations.selectors.people import agents_for_user
+
+router = Router(tags=["assistant"])
+
+SSE_RESPONSE = {
+    200: {
+        "description": "A Server-Sent Events stream (text/event-stream).",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
+
+
+@router.get("/agents", response={200: AgentListOut, **ERRORS})
+def list_agents(request: HttpRequest):
+    """The assistants of your workspaces. (A handful: never paged.)"""
+    return {"items": agents_for_user(user=request.auth), "next_cursor": None, "has_more": False}
+
+
+@router.post(
+    "/conversations/{conversation_id}/reply",
+    response={200: None, **ERRORS},
+    openapi_extra={"responses": SSE_RESPONSE},
+)
+async def reply(request: HttpRequest, conversation_id: uuid.UUID, payload: ReplyIn | None = None):
+    """The assistant answers the last message, streamed as Server-Sent Events:
+    `message.created`, then `delta` (`{"text"}` or `{"reasoning"}`) and `part` events, then
+    `message.completed` or `error`. The reply is saved as it streams and finishes even if
+    this connection drops. `{"regenerate": true}` replaces the last assistant turn.
+    409 when no endpoint is configured or a reply is already being written."""
+    prepared = await sync_to_async(prepare_reply)(
+        user=request.auth,
+        conversation_id=conversation_id,
+        regenerate=bool(payload and payload.regenerate),
+    )
+    message_id = str(prepared.message.pk)
+    queue = broker.subscribe_message(message_id)
+    start_generation(prepared)
+
+    async def stream():
+        try:
+            yield sse("message.created", prepared.summary)
+            while True:
+                event = await queue.get()
+                yield sse(event["type"], event["data"])
+                if event["type"] in ("message.completed", "error"):
+                    return
+        finally:
+            broker.unsubscribe_message(message_id, queue)
+
+    return StreamingHttpResponse(stream(), content_type="text/event-stream", headers=SSE_HEADERS)
+
+
+@router.post("/messages/{message_id}/abort", response={202: MessageOut, **ERRORS})
+def abort(request: HttpRequest, message_id: uuid.UUID):
+    """Stop a reply being generated, in whichever process runs it. The text so far is
+    kept; the turn ends as error/aborted with is_aborted set. 409 if it is not running."""
+    message = selectors.message_get_for_user(user=request.auth, message_id=message_id)
+    return Status(202, services.assistant_message_abort(message=message, actor=request.auth))
+
+
+@router.get(
+    "/events",
+    response={200: None, **ERRORS},
+    openapi_extra={"responses": SSE_RESPONSE},
+    tags=["live"],
+)
+async def events(request: HttpRequest, last_event_id: str | None = None):
+    """Every change in your conversations as Server-Sent Events, with heartbeats. Resume
+    with the `Last-Event-ID` header (or `?last_event_id=`): the events after it are
+    replayed first. Event types: message.created, message.updated, message.delta (streamed
+    text, not replayed), message.completed, conversation.created/updated/deleted/restored/
+    removed, participant.added/removed, read."""
+    resume = parse_last_event_id(request.headers.get("Last-Event-ID") or last_event_id)
+    user_id = str(request.auth.pk)
+    response = StreamingHttpResponse(
+        user_events(user_id, resume), content_type="text/event-stream", headers=SSE_HEADERS
+    )
+    return response

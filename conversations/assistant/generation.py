@@ -1,0 +1,369 @@
+"""One assistant turn, from the request to the saved message.
+
+`prepare_reply` (sync, one transaction per service) checks the caller, resolves the agent's
+endpoint, builds the context and appends the empty turn. `generate` (async, a task of the
+server's event loop, owned by no request) streams from the upstream, hands each delta to
+the reply streams of this process, saves the text every STREAM_SAVE_INTERVAL_MS (one UPDATE
+that doubles as heartbeat and abort check), and at the end saves the parts, the usage and
+the outcome — complete, or error with its type and whatever text had arrived.
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+
+from chatapp.concurrency import in_worker_thread
+from conversations import selectors, services
+from conversations.assistant.context import build_messages
+from conversations.assistant.provider import (
+    ChatRequest,
+    Finish,
+    ProviderError,
+    ReasoningDelta,
+    TextDelta,
+    Timeouts,
+    ToolCallAssembler,
+    ToolCallDelta,
+    UsageReport,
+    stream_chat,
+)
+from conversations.exceptions import Conflict
+from conversations.live.broker import broker
+from conversations.models import (
+    Agent,
+    Message,
+    MessageErrorType,
+    MessageRole,
+    MessageStatus,
+    PartType,
+)
+from conversations.services.events import event_signal, message_summary
+
+logger = logging.getLogger(__name__)
+
+# How many of the newest turns are read to build the context (the budget trims further).
+HISTORY_LIMIT = 500
+
+# Running generations of this process, so that none is garbage-collected mid-stream.
+RUNNING: set[asyncio.Task] = set()
+
+
+def resolve_endpoint(agent: Agent) -> tuple[str, str, str]:
+    """(base_url, model, api_key) of an agent, its empty fields taken from the settings.
+    Conflict (409) with the way to fix it when nothing is configured."""
+    base_url = agent.base_url or settings.OPENAI_BASE_URL
+    model = agent.model or settings.OPENAI_MODEL
+    if not base_url or not model:
+        raise Conflict(
+            "No assistant endpoint is configured. Set OPENAI_BASE_URL and OPENAI_MODEL "
+            "(and OPENAI_API_KEY if it needs one), or give this agent a base URL and a "
+            "model in the admin.",
+            details={"agent_id": str(agent.pk)},
+        )
+    if agent.api_key_env_var:
+        api_key = os.environ.get(agent.api_key_env_var, "")
+    else:
+        api_key = settings.OPENAI_API_KEY
+    return base_url.rstrip("/"), model, api_key
+
+
+@dataclass
+class PreparedReply:
+    message: Message
+    request: ChatRequest
+    summary: dict[str, Any]
+
+
+@transaction.atomic
+def prepare_reply(
+    *, user: AbstractBaseUser, conversation_id: Any, regenerate: bool = False
+) -> PreparedReply:
+    """Everything a reply needs before the first byte goes upstream."""
+    conversation = selectors.conversation_get_for_user(user=user, conversation_id=conversation_id)
+    agent = conversation.agent or services.agent_default_for_workspace(
+        workspace=conversation.workspace
+    )
+    base_url, model, api_key = resolve_endpoint(agent)
+    history = list(
+        Message.objects.filter(conversation=conversation)
+        .prefetch_related("parts")
+        .order_by("-seq")[:HISTORY_LIMIT]
+    )[::-1]
+    if any(message.status in services.messages.GENERATING for message in history[-5:]):
+        raise Conflict("A reply is already being written in this conversation.")
+    if regenerate:
+        if not history or history[-1].role != MessageRole.ASSISTANT:
+            raise Conflict("There is no assistant turn at the end of this conversation.")
+        message = services.assistant_message_restart(message=history[-1])
+        history = history[:-1]
+    else:
+        if not history or history[-1].role != MessageRole.USER:
+            raise Conflict("Post a message first: a reply answers the last message.")
+        message = services.assistant_message_start(
+            conversation=conversation,
+            agent=agent,
+            model=model,
+            reply_to=history[-1],
+            status=MessageStatus.STREAMING,
+        )
+    request = ChatRequest(
+        base_url=base_url,
+        api_key=api_key,
+        model=model,
+        messages=build_messages(
+            system_prompt=agent.system_prompt,
+            history=history,
+            budget_tokens=settings.ASSISTANT_CONTEXT_TOKENS,
+        ),
+        temperature=agent.temperature,
+        max_tokens=agent.max_tokens,
+    )
+    return PreparedReply(message=message, request=request, summary=message_summary(message))
+
+
+@dataclass
+class Turn:
+    """What has arrived so far."""
+
+    text: str = ""
+    reasoning: str = ""
+    tool_calls: ToolCallAssembler = field(default_factory=ToolCallAssembler)
+    usage: UsageReport | None = None
+    finish_reason: str | None = None
+    started: float = field(default_factory=time.monotonic)
+    first_token_at: float | None = None
+    saved_length: int = 0
+
+    def elapsed_ms(self, moment: float | None = None) -> int:
+        return int(((moment or time.monotonic()) - self.started) * 1000)
+
+
+def _save_progress(message_id: Any, text: str) -> bool:
+    return services.assistant_message_progress(message_id=message_id, content=text)
+
+
+def _announce_progress(message: Message, text: str) -> None:
+    """A batch of streamed text for GET /events in every process (not stored)."""
+    event_signal(
+        {
+            "type": "message.delta",
+            "conversation_id": str(message.conversation_id),
+            "data": {"message_id": str(message.pk), "seq": message.seq, "text": text},
+        }
+    )
+
+
+@transaction.atomic
+def _save_outcome(message: Message, turn: Turn, outcome: dict[str, Any]) -> Message:
+    """The parts, the usage and the ending, in one transaction."""
+    if turn.reasoning:
+        services.message_part_add(
+            message=message, type=PartType.REASONING, content={"text": turn.reasoning}
+        )
+    if turn.text:
+        services.message_part_add(message=message, type=PartType.TEXT, content={"text": turn.text})
+    for call in turn.tool_calls.calls():
+        services.message_part_add(
+            message=message,
+            type=PartType.TOOL_CALL,
+            tool_name=call.name or "unknown",
+            tool_call_id=call.id,
+            content={"arguments": call.arguments},
+        )
+    if outcome.get("error_type"):
+        services.message_part_add(
+            message=message,
+            type=PartType.ERROR,
+            content={"error_type": outcome["error_type"], "message": outcome["error"]},
+        )
+    if turn.usage is not None:
+        services.message_record_usage(
+            message=message,
+            usage=services.Usage(
+                prompt_tokens=turn.usage.prompt_tokens,
+                completion_tokens=turn.usage.completion_tokens,
+                cached_input_tokens=turn.usage.cached_input_tokens,
+                reasoning_tokens=turn.usage.reasoning_tokens,
+            ),
+        )
+    aborted = Message.objects.filter(pk=message.pk, is_aborted=True).exists()
+    if aborted and not outcome.get("error_type"):
+        outcome = {
+            "status": MessageStatus.ERROR,
+            "error_type": MessageErrorType.ABORTED,
+            "error": "Stopped.",
+            "error_details": {},
+        }
+    return services.assistant_message_finish(
+        message=message,
+        content=turn.text,
+        status=outcome["status"],
+        latency_ms=turn.elapsed_ms(),
+        ttft_ms=turn.elapsed_ms(turn.first_token_at) if turn.first_token_at else None,
+        error=outcome.get("error", ""),
+        error_type=outcome.get("error_type", ""),
+        error_details=outcome.get("error_details") or {},
+        is_aborted=aborted,
+    )
+
+
+def _timeouts() -> Timeouts:
+    return Timeouts(
+        connect=settings.ASSISTANT_CONNECT_TIMEOUT,
+        first_token=settings.ASSISTANT_FIRST_TOKEN_TIMEOUT,
+        total=settings.ASSISTANT_TOTAL_TIMEOUT,
+        idle=settings.ASSISTANT_IDLE_TIMEOUT,
+    )
+
+
+async def _next_or_stop(events, stop: asyncio.Event):
+    """The next upstream event, or None as soon as `stop` is set (even mid-stall)."""
+    next_event = asyncio.ensure_future(anext(events))
+    stopping = asyncio.ensure_future(stop.wait())
+    done, _ = await asyncio.wait({next_event, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if next_event in done:
+        stopping.cancel()
+        return next_event.result()
+    next_event.cancel()
+    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+        await next_event
+    return None
+
+
+async def generate(prepared: PreparedReply) -> Message:
+    """Stream the reply and save it; never raises for an upstream failure (it is saved)."""
+    message = prepared.message
+    message_id = str(message.pk)
+    turn = Turn()
+    stop = asyncio.Event()
+    broker.on_abort(message_id, stop.set)
+    interval = settings.STREAM_SAVE_INTERVAL_MS / 1000
+    last_save = time.monotonic()
+    outcome: dict[str, Any] = {"status": MessageStatus.COMPLETE}
+    events = stream_chat(prepared.request, timeouts=_timeouts()).__aiter__()
+    try:
+        while True:
+            try:
+                event = await _next_or_stop(events, stop)
+            except StopAsyncIteration:
+                break
+            if event is None:
+                outcome = {
+                    "status": MessageStatus.ERROR,
+                    "error_type": MessageErrorType.ABORTED,
+                    "error": "Stopped.",
+                }
+                break
+            delta: dict[str, str] = {}
+            if isinstance(event, TextDelta) and event.text:
+                turn.text += event.text
+                delta = {"text": event.text}
+            elif isinstance(event, ReasoningDelta) and event.text:
+                turn.reasoning += event.text
+                delta = {"reasoning": event.text}
+            elif isinstance(event, ToolCallDelta):
+                turn.tool_calls.add(event)
+                broker.deliver_to_message(
+                    message_id,
+                    {
+                        "type": "part",
+                        "data": {
+                            "type": "tool_call",
+                            "index": event.index,
+                            "name": event.name,
+                            "arguments": event.arguments,
+                        },
+                    },
+                )
+            elif isinstance(event, UsageReport):
+                turn.usage = event
+            elif isinstance(event, Finish):
+                turn.finish_reason = event.reason
+            if delta:
+                turn.first_token_at = turn.first_token_at or time.monotonic()
+                broker.deliver_to_message(message_id, {"type": "delta", "data": delta})
+            if time.monotonic() - last_save >= interval:
+                last_save = time.monotonic()
+                if not await in_worker_thread(_save_progress)(message_id, turn.text):
+                    stop.set()
+                    continue
+                if len(turn.text) > turn.saved_length:
+                    await in_worker_thread(_announce_progress)(
+                        message, turn.text[turn.saved_length :]
+                    )
+                    turn.saved_length = len(turn.text)
+    except ProviderError as error:
+        outcome = {
+            "status": MessageStatus.ERROR,
+            "error_type": error.error_type,
+            "error": error.message,
+            "error_details": {
+                **error.details,
+                **({"status": error.status} if error.status else {}),
+            },
+        }
+    except asyncio.CancelledError:
+        outcome = {
+            "status": MessageStatus.ERROR,
+            "error_type": MessageErrorType.INTERRUPTED,
+            "error": "The server stopped while this reply was being written.",
+        }
+        await asyncio.shield(_finish(message, turn, outcome))
+        raise
+    except Exception as error:  # a bug of ours must still leave a saved, closed turn
+        logger.exception("generation of %s failed", message_id)
+        outcome = {
+            "status": MessageStatus.ERROR,
+            "error_type": MessageErrorType.UPSTREAM_ERROR,
+            "error": f"Internal error: {error.__class__.__name__}",
+        }
+    finally:
+        broker.forget_abort(message_id)
+        await events.aclose()
+    return await _finish(message, turn, outcome)
+
+
+async def _finish(message: Message, turn: Turn, outcome: dict[str, Any]) -> Message:
+    message_id = str(message.pk)
+    try:
+        saved = await in_worker_thread(_save_outcome)(message, turn, outcome)
+    except Conflict:
+        # Closed meanwhile by someone else (marked interrupted as stale): leave it.
+        saved = await in_worker_thread(Message.objects.get)(pk=message.pk)
+    kind = "message.completed" if saved.status == MessageStatus.COMPLETE else "error"
+    broker.deliver_to_message(
+        message_id,
+        {
+            "type": kind,
+            "data": {
+                **message_summary(saved),
+                "error_type": saved.error_type,
+                "error": saved.error,
+                "usage": {
+                    "prompt_tokens": saved.prompt_tokens,
+                    "completion_tokens": saved.completion_tokens,
+                },
+                "latency_ms": saved.latency_ms,
+                "ttft_ms": saved.ttft_ms,
+            },
+        },
+    )
+    return saved
+
+
+def start_generation(prepared: PreparedReply) -> asyncio.Task:
+    """Run the generation as a task of this process's loop, owned by no request: a client
+    that goes away does not stop it."""
+    broker.bind(asyncio.get_running_loop())
+    task = asyncio.ensure_future(generate(prepared))
+    RUNNING.add(task)
+    task.add_done_callback(RUNNING.discard)
+    return task

@@ -1,0 +1,46 @@
+"""Schemas of agents and assistant replies."""
+
+import uuid
+
+from ninja import Schema
+from pydantic import ConfigDict
+
+
+class AgentOut(Schema):
+    """An assistant profile. Its endpoint and key are never shown."""
+
+    id: uuid.UUID
+    workspace: str
+    name: str
+    slug: str
+    description: str
+    model: str
+    is_default: bool
+
+    @staticmethod
+    def resolve_workspace(agent) -> str:
+        return agent.workspace.slug
+
+    @staticmethod
+    def resolve_model(agent) -> str:
+        from django.conf import settings
+
+        return agent.model or settings.OPENAI_MODEL
+
+    @staticmethod
+    def resolve_is_default(agent) -> bool:
+        from conversations.services.agents import DEFAULT_AGENT_SLUG
+
+        return agent.slug == DEFAULT_AGENT_SLUG
+
+
+class AgentListOut(Schema):
+    items: list[AgentOut]
+    next_cursor: str | None
+    has_more: bool
+
+
+class ReplyIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    regenerate: bool = False

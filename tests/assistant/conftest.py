@@ -1,0 +1,13 @@
+"""Fixtures for the assistant: a fake OpenAI-compatible server per test."""
+
+import pytest
+
+from tests.fake_openai import FakeOpenAI
+
+
+@pytest.fixture
+def fake_openai():
+    """A real HTTP server on 127.0.0.1 speaking the chat-completions protocol; script its
+    answers with fake_openai.script(...). See tests/fake_openai.py."""
+    with FakeOpenAI() as server:
+        yield server

@@ -1,0 +1,245 @@
+"""conversation_import and the file reading beneath it: memory on a big file, limits checked
+before reading, the ZIP forms, our format's edge cases, and concurrent imports."""
+
+import io
+import json
+import threading
+import tracemalloc
+import uuid
+
+import pytest
+from django.db import connection
+
+from conversations import services
+from conversations.exceptions import BadRequest, NotFound, TooLarge
+from conversations.models import Conversation, Message, Participant
+from conversations.transfer.sources import CappedReader, ImportLimits
+from conversations.transfer.uploads import UploadSizeLimitHandler, UploadTooLarge
+
+from .transfer_helpers import fixture_bytes, fixture_json, make_zip
+
+pytestmark = pytest.mark.django_db
+
+
+def import_bytes(user, data: bytes, **kwargs):
+    return services.conversation_import(user=user, file=io.BytesIO(data), **kwargs)
+
+
+def write_big_chatgpt_export(path, *, conversations: int, messages: int, text_size: int) -> int:
+    """A conversations.json of about conversations x messages x text_size bytes, written
+    one conversation at a time."""
+    filler = "lorem ipsum " * (text_size // 12)
+    with open(path, "w") as out:
+        out.write("[")
+        for number in range(conversations):
+            mapping = {"root": {"message": None, "parent": None}}
+            parent = "root"
+            for index in range(messages):
+                mapping[f"n{index}"] = {
+                    "parent": parent,
+                    "message": {
+                        "author": {"role": "user" if index % 2 == 0 else "assistant"},
+                        "create_time": 1_700_000_000 + number * 100 + index,
+                        "content": {"content_type": "text", "parts": [f"{index} {filler}"]},
+                    },
+                }
+                parent = f"n{index}"
+            conversation = {"id": f"big-{number}", "title": f"Big {number}", "mapping": mapping}
+            conversation["current_node"] = parent
+            out.write(("," if number else "") + json.dumps(conversation))
+        out.write("]")
+    return path.stat().st_size
+
+
+def test_a_large_export_imports_without_holding_it_in_memory(alice, tmp_path):
+    path = tmp_path / "conversations.json"
+    size = write_big_chatgpt_export(path, conversations=100, messages=10, text_size=20_000)
+    assert size > 20_000_000
+    tracemalloc.start()
+    try:
+        with open(path, "rb") as file:
+            result = services.conversation_import(user=alice, file=file)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(result.imported) == 100
+    assert Message.objects.count() == 1000
+    # One conversation at a time (~200 kB here), never the file (let alone twice).
+    assert peak < size / 10, f"peak {peak:,} bytes for a {size:,}-byte file"
+
+
+def test_a_file_over_the_limit_is_refused_before_it_is_read(alice):
+    limits = ImportLimits(max_bytes=100, max_uncompressed_bytes=10_000, max_zip_members=10)
+    with pytest.raises(TooLarge):
+        import_bytes(alice, fixture_bytes("branched.json"), limits=limits)
+    assert Conversation.objects.count() == 0
+
+
+def test_import_into_a_workspace_one_is_not_in_is_not_found(alice, bob, team):
+    with pytest.raises(NotFound):
+        import_bytes(alice, fixture_bytes("branched.json"), workspace=bob.default_workspace)
+    result = import_bytes(alice, fixture_bytes("branched.json"), workspace=team)
+    assert Conversation.objects.get(pk=result.imported[0]).workspace == team
+
+
+def test_the_same_conversation_twice_in_one_zip_is_imported_once(alice):
+    data = make_zip(
+        {
+            "conversations.json": fixture_bytes("branched.json"),
+            # The per-conversation form some exports carry beside it.
+            "conversations/branched.json": json.dumps(fixture_json("branched.json")[0]).encode(),
+            "__MACOSX/._conversations.json": b"\x00\x05\x16\x07",
+        }
+    )
+    result = import_bytes(alice, data)
+    assert (len(result.imported), result.skipped) == (1, [])
+    assert Conversation.objects.count() == 1
+
+
+def test_a_byte_order_mark_is_skipped(alice):
+    result = import_bytes(alice, b"\xef\xbb\xbf" + fixture_bytes("branched.json"))
+    assert len(result.imported) == 1
+
+
+def export_document(messages: list[dict], **conversation) -> bytes:
+    return json.dumps(
+        {
+            "format": "chatapp",
+            "version": 1,
+            "conversation": {
+                "id": str(uuid.uuid4()),
+                "kind": "assistant",
+                "title": "",
+                "created_at": "2025-01-01T10:00:00Z",
+                **conversation,
+            },
+            "messages": messages,
+        }
+    ).encode()
+
+
+def message(seq: int, **fields) -> dict:
+    return {"seq": seq, "role": "user", "created_at": "2025-01-01T10:00:00", **fields}
+
+
+def test_a_direct_conversation_comes_without_the_other_person_and_blocks_nothing(alice, bob, team):
+    first = import_bytes(
+        alice, export_document([message(1, content="hi")], kind="direct"), workspace=team
+    )
+    second = import_bytes(
+        alice, export_document([message(1, content="yo")], kind="direct"), workspace=team
+    )
+    one, two = Conversation.objects.filter(pk__in=first.imported + second.imported)
+    assert one.kind == two.kind == "direct" and one.direct_key != two.direct_key
+    people = Participant.objects.filter(conversation=one).values_list("user", flat=True)
+    assert list(people) == [alice.pk]
+    # A real direct conversation with bob is still made, and the import takes posts.
+    real, created = services.conversation_create(
+        creator=alice, kind="direct", workspace=team, participants=[bob]
+    )
+    assert created and real.pk not in (one.pk, two.pk)
+    services.message_post(conversation=one, sender=alice, content="still here")
+    one.refresh_from_db()
+    assert one.message_count == 2
+
+
+def test_our_format_edge_cases(alice):
+    data = export_document(
+        [
+            message(3, content="a time without an offset is UTC"),
+            message(
+                7,
+                role="assistant",
+                status="streaming",
+                content="cut off",
+                reply_to_seq=3,
+                prompt_tokens=10,
+            ),
+            message(8, content="gone", is_deleted=True, parts=[{"type": "text"}]),
+        ],
+        status="completed",
+        agent={"slug": "nobody-here", "name": "Ghost", "model": "m"},
+        subject_type="task",
+        subject_id="T-1",
+    )
+    conversation = Conversation.objects.get(pk=import_bytes(alice, data).imported[0])
+    first, turn, gone = conversation.messages.order_by("seq")
+    # Seqs are renumbered without gaps; replies follow them.
+    assert [first.seq, turn.seq, gone.seq] == [1, 2, 3] and turn.reply_to == first
+    assert first.created_at.utcoffset().total_seconds() == 0
+    # A turn still streaming when exported can never finish here.
+    assert (turn.status, turn.error_type) == ("error", "interrupted")
+    assert (gone.content, gone.parts.count(), gone.deleted_at is not None) == ("", 0, True)
+    assert conversation.status == "completed" and conversation.agent is None
+    assert conversation.title == "a time without an offset is UTC"
+    assert conversation.total_input_tokens == 10 and conversation.message_count == 3
+    assert conversation.metadata["import"]["subject"] == {"type": "task", "id": "T-1"}
+    assert conversation.metadata["import"]["agent"]["name"] == "Ghost"
+    assert (conversation.subject_type, conversation.subject_id) == (
+        "import:chatapp",
+        conversation.metadata["import"]["source_id"],
+    )
+
+
+def test_capped_reader_stops_at_its_limit():
+    reader = CappedReader(io.BytesIO(b"x" * 100), limit=50, name="member.json")
+    assert reader.read(40) == b"x" * 40
+    with pytest.raises(TooLarge):
+        reader.read(40)
+    prefixed = CappedReader(io.BytesIO(b"cd"), limit=10, name="m", prefix=b"ab")
+    assert (prefixed.read(0), prefixed.read(1), prefixed.read(5), prefixed.read(5)) == (
+        b"",
+        b"a",
+        b"b",
+        b"cd",
+    )
+
+
+def test_upload_handler_refuses_by_content_length_and_by_bytes(settings):
+    settings.IMPORT_MAX_BYTES = 1000
+    handler = UploadSizeLimitHandler()
+    with pytest.raises(UploadTooLarge):
+        handler.handle_raw_input(None, {}, 1000 + 64 * 1024 + 1, b"boundary")
+    assert handler.handle_raw_input(None, {}, 2000, b"boundary") is None
+    handler.new_file("file", "x.json", "application/json", 2000)
+    assert handler.receive_data_chunk(b"x" * 600, 0) == b"x" * 600
+    with pytest.raises(UploadTooLarge):
+        handler.receive_data_chunk(b"x" * 600, 600)
+
+
+def test_not_a_zip_despite_its_signature(alice):
+    with pytest.raises(BadRequest):
+        import_bytes(alice, b"PK\x05\x06" + b"\x00" * 10)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_the_same_file_imported_twice_at_once_creates_one_conversation(make_user):
+    alice = make_user("alice")
+    data = _two_conversations()
+    results, errors = [], []
+    barrier = threading.Barrier(4)
+
+    def run():
+        try:
+            barrier.wait()
+            results.append(import_bytes(alice, data))
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert Conversation.objects.count() == 2
+    assert sum(len(result.imported) for result in results) == 2
+    ids = {pk for result in results for pk in result.imported + result.skipped}
+    assert ids == set(Conversation.objects.values_list("pk", flat=True))
+
+
+def _two_conversations() -> bytes:
+    return json.dumps(fixture_json("branched.json") + fixture_json("tools.json")).encode()
