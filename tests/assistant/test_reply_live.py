@@ -348,6 +348,12 @@ class EventListener(threading.Thread):
         self.stop = threading.Event()
 
     def run(self):
+        try:
+            self._read()
+        except httpx.HTTPError:
+            pass  # the server went away at the end of the test
+
+    def _read(self):
         with (
             client(self.server, self.token) as api,
             api.stream(
@@ -429,3 +435,73 @@ def test_events_resume_with_last_event_id(server, tokens):
     ]
     assert excerpts == ["two", "three"]
     resumed.stop.set()
+
+
+@pytest.mark.postgres_only
+def test_events_cross_processes_on_postgresql(database, server, tokens):
+    """Two server processes on one database: a message posted through one reaches /events
+    of the other within a second (LISTEN/NOTIFY), and never reaches an outsider."""
+    other = Server(database.env).start()
+    try:
+        conversation_id = group_with_bob(server, tokens)
+        bob = EventListener(other, tokens["bob"])
+        charlie = EventListener(other, tokens["charlie"])
+        for listener in (bob, charlie):
+            listener.start()
+            listener.ready.wait(5)
+        time.sleep(0.3)
+        posted_at = time.monotonic()
+        with client(server, tokens["alice"]) as api:
+            api.post(
+                f"/api/v1/conversations/{conversation_id}/messages", json={"content": "across"}
+            )
+        arrived = bob.wait_for(
+            lambda e: e[0] == "message.created" and e[1]["data"]["excerpt"] == "across",
+            timeout=1.0,
+        )
+        assert arrived is not None, bob.events
+        assert time.monotonic() - posted_at < 1.0
+        time.sleep(0.5)
+        assert not [e for e in charlie.events if e[1].get("conversation_id") == conversation_id]
+        for listener in (bob, charlie):
+            listener.stop.set()
+    finally:
+        other.kill()
+
+
+def test_a_turn_left_streaming_by_a_dead_process_is_marked_interrupted(tmp_path_factory):
+    database = ServerDatabase(tmp_path_factory.mktemp("interrupted"), STREAM_STALE_SECONDS="1")
+    try:
+        message_id = database.shell(
+            "import datetime\n"
+            "from django.utils import timezone\n"
+            "from chatapp.accounts.services import user_create\n"
+            "from conversations import services\n"
+            "from conversations.models import Message\n"
+            "user = user_create(username='alice', password='x')\n"
+            "conversation, _ = services.conversation_create(creator=user, kind='assistant')\n"
+            "services.message_post(conversation=conversation, sender=user, content='Hi')\n"
+            "turn = services.assistant_message_start(conversation=conversation, agent=None)\n"
+            "services.assistant_message_progress(message_id=turn.pk, content='Half')\n"
+            "Message.objects.filter(pk=turn.pk).update("
+            "updated_at=timezone.now() - datetime.timedelta(minutes=5))\n"
+            "print(turn.pk)"
+        )
+        server = Server(database.env).start()
+        try:
+            deadline = time.monotonic() + 10
+            status = ""
+            while time.monotonic() < deadline:
+                status = database.shell(
+                    "from conversations.models import Message\n"
+                    f"m = Message.objects.get(pk='{message_id}')\n"
+                    "print(m.status, m.error_type, m.content)"
+                )
+                if status.startswith("error"):
+                    break
+                time.sleep(0.3)
+            assert status == "error interrupted Half"
+        finally:
+            server.kill()
+    finally:
+        database.drop()
