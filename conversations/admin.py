@@ -1,0 +1,33 @@
+"""The Django admin. Agents are managed here (issue 4); the moderation admin for the other
+models builds on this file."""
+
+from django.contrib import admin
+
+from conversations.models import Agent
+
+
+@admin.register(Agent)
+class AgentAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "workspace", "provider", "model", "is_active", "updated_at"]
+    list_filter = ["is_active", "provider"]
+    search_fields = ["name", "slug", "workspace__name", "workspace__slug", "model"]
+    list_select_related = ["workspace"]
+    raw_id_fields = ["workspace"]
+    prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["workspace", "name", "slug", "description", "is_active"]}),
+        (
+            "Endpoint",
+            {
+                "fields": ["provider", "base_url", "model", "api_key_env_var"],
+                "description": (
+                    "Empty base URL and model mean OPENAI_BASE_URL and OPENAI_MODEL. The key "
+                    "is never stored: name the environment variable that holds it, or leave "
+                    "it empty for OPENAI_API_KEY."
+                ),
+            },
+        ),
+        ("Behaviour", {"fields": ["system_prompt", "temperature", "max_tokens"]}),
+        ("Times", {"fields": ["created_at", "updated_at"]}),
+    ]
