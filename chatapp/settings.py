@@ -245,9 +245,6 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
 
-# Django 6 will read a scheme-less URL typed into a form as https://; do so already.
-FORMS_URLFIELD_ASSUME_HTTPS = True
-
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"

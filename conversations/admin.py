@@ -2,6 +2,7 @@
 models builds on this file."""
 
 from django.contrib import admin
+from django.db import models
 
 from conversations.models import Agent
 
@@ -15,6 +16,8 @@ class AgentAdmin(admin.ModelAdmin):
     raw_id_fields = ["workspace"]
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["created_at", "updated_at"]
+    # A scheme-less URL typed in means https:// (Django 6's default, asked for now).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = [
         (None, {"fields": ["workspace", "name", "slug", "description", "is_active"]}),
         (
