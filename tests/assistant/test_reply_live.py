@@ -505,3 +505,24 @@ def test_a_turn_left_streaming_by_a_dead_process_is_marked_interrupted(tmp_path_
             server.kill()
     finally:
         database.drop()
+
+
+def test_a_clean_shutdown_saves_running_replies_as_interrupted(database, tokens, fake):
+    server = Server(database.env).start()
+    try:
+        fake.script(text_reply("slow " * 500, tokens_per_second=20))
+        conversation_id = new_conversation(server, tokens["alice"])
+        with (
+            client(server, tokens["alice"]) as api,
+            api.stream("POST", f"/api/v1/conversations/{conversation_id}/reply") as response,
+        ):
+            read_sse(response, stop_after=4)
+        server.stop()  # SIGTERM
+    finally:
+        server.kill()
+    status = database.shell(
+        "from conversations.models import Message\n"
+        f"m = Message.objects.filter(conversation_id='{conversation_id}').order_by('seq').last()\n"
+        "print(m.status, m.error_type, bool(m.content))"
+    )
+    assert status == "error interrupted True"
