@@ -47,8 +47,11 @@ class Lifespan:
         from conversations.live.broker import broker
         from conversations.live.streams import recipients_of
 
+        from conversations.assistant.generation import upstream_client
+
         broker.bind(asyncio.get_running_loop())
         broker.recipients_of = recipients_of
+        upstream_client()  # made now, so that the first reply does not wait for it
         self.tasks.append(asyncio.ensure_future(_sweep_forever()))
         if connection.vendor == "postgresql":
             from conversations.live.listener import listen_forever
@@ -63,6 +66,9 @@ class Lifespan:
             task.cancel()
         if RUNNING:
             await asyncio.wait(list(RUNNING), timeout=5)
+        from conversations.assistant.generation import upstream_client
+
+        await upstream_client().aclose()
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:
