@@ -44,10 +44,9 @@ class Lifespan:
         self.tasks: list[asyncio.Task] = []
 
     async def startup(self) -> None:
+        from conversations.assistant.generation import upstream_client
         from conversations.live.broker import broker
         from conversations.live.streams import recipients_of
-
-        from conversations.assistant.generation import upstream_client
 
         broker.bind(asyncio.get_running_loop())
         broker.recipients_of = recipients_of

@@ -1,10 +1,12 @@
+import os
+
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, JsonResponse
-from django.urls import path
+from django.urls import include, path
 from django.views.decorators.cache import never_cache
-from django.views.generic import TemplateView
 
+from chatapp.accounts import views as account_views
 from chatapp.api import api
 from chatapp.health import health_body
 
@@ -17,10 +19,24 @@ def health(request: HttpRequest) -> JsonResponse:
 
 
 urlpatterns = [
-    path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("health", health, name="health"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/register/", account_views.register, name="register"),
+    path("settings/", account_views.settings_page, name="settings"),
+    path("settings/theme", account_views.set_theme, name="set_theme"),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("", include("conversations.urls")),
 ]
+
+# Benchmark only: bench/api.py sets CHATAPP_BENCH_FLOOR=1 for the server it starts, to measure
+# empty django-ninja views beside the real API (bench/floor.py). Never set in a normal run.
+if os.environ.get("CHATAPP_BENCH_FLOOR") == "1":
+    from bench.floor import urlpatterns as bench_floor_urlpatterns
+
+    urlpatterns += bench_floor_urlpatterns

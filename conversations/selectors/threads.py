@@ -194,7 +194,7 @@ def _check_seq(field: str, value: Any) -> int:
 def messages_with_parts():
     """Messages with their sender, parts and artifacts: one query for the messages, one
     for all their parts."""
-    return Message.objects.select_related("sender").prefetch_related(
+    return Message.objects.select_related("sender", "agent").prefetch_related(
         Prefetch(
             "parts",
             queryset=MessagePart.objects.select_related("artifact").order_by("index"),

@@ -227,7 +227,7 @@ def test_session_logout(alice):
     client = Client()
     client.force_login(alice)
     assert client.get("/api/v1/me").status_code == 200
-    client.get("/accounts/login/")
+    client.get("/settings/")  # a page with a form sets the CSRF cookie
     response = client.post(
         "/api/v1/auth/logout", headers={"X-CSRFToken": client.cookies["csrftoken"].value}
     )

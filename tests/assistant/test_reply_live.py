@@ -1,6 +1,7 @@
 """Assistant replies and live events end to end: the real server (uvicorn) streaming from the
 fake OpenAI server, over real HTTP."""
 
+import contextlib
 import json
 import threading
 import time
@@ -348,10 +349,8 @@ class EventListener(threading.Thread):
         self.stop = threading.Event()
 
     def run(self):
-        try:
+        with contextlib.suppress(httpx.HTTPError):  # the server went away at the end
             self._read()
-        except httpx.HTTPError:
-            pass  # the server went away at the end of the test
 
     def _read(self):
         with (

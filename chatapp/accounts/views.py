@@ -1,0 +1,106 @@
+"""Account pages: register, settings (profile, theme, personal API tokens)."""
+
+from django.conf import settings
+from django.contrib import messages as flash
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from chatapp.accounts import selectors, services
+from chatapp.accounts.forms import ProfileForm, RegisterForm, ThemeForm, TokenForm
+from conversations.exceptions import ChatError
+
+THEME_COOKIE = "theme"
+
+
+def theme(request: HttpRequest) -> dict:
+    """Context processor: the chosen theme (system, light or dark), from its cookie."""
+    chosen = request.COOKIES.get(THEME_COOKIE, "system")
+    return {"theme": chosen if chosen in ("light", "dark") else "system"}
+
+
+def register(request: HttpRequest) -> HttpResponse:
+    if not settings.ALLOW_REGISTRATION:
+        return render(request, "registration/closed.html", status=403)
+    form = RegisterForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.user_register(**form.cleaned_data)
+        except ChatError as error:
+            field = error.details.get("field")
+            form.add_error(field if field in form.fields else None, error.message)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return redirect("conversations:home")
+    return render(request, "registration/register.html", {"form": form})
+
+
+@login_required
+def settings_page(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    profile_form = ProfileForm(initial={"display_name": user.display_name})
+    token_form = TokenForm()
+    created_token = None
+    if request.method == "POST":
+        if "display_name" in request.POST:
+            profile_form = ProfileForm(request.POST)
+            if profile_form.is_valid():
+                user.display_name = " ".join(profile_form.cleaned_data["display_name"].split())
+                user.save(update_fields=["display_name", "updated_at"])
+                flash.success(request, "Profile saved.")
+                return redirect("settings")
+        elif "token_name" in request.POST:
+            token_form = TokenForm(
+                {
+                    "name": request.POST.get("token_name"),
+                    "expires_in_days": request.POST.get("expires_in_days"),
+                }
+            )
+            if token_form.is_valid():
+                issued = services.personal_token_create(
+                    user=user,
+                    name=token_form.cleaned_data["name"],
+                    expires_in_days=token_form.cleaned_data["expires_in_days"],
+                )
+                created_token = issued.raw
+        elif "revoke" in request.POST:
+            try:
+                services.personal_token_revoke(user=user, token_id=request.POST["revoke"])
+                flash.success(request, "Token revoked.")
+            except ChatError as error:
+                flash.error(request, error.message)
+            return redirect("settings")
+    tokens, _ = selectors.personal_tokens_for_user(user=user, after=None, limit=100)
+    return render(
+        request,
+        "registration/settings.html",
+        {
+            "profile_form": profile_form,
+            "token_form": token_form,
+            "tokens": tokens,
+            "created_token": created_token,
+            "theme_form": ThemeForm(initial={"theme": theme(request)["theme"]}),
+        },
+    )
+
+
+@require_POST
+def set_theme(request: HttpRequest) -> HttpResponse:
+    """Remember the theme in a cookie (a year), then go back where the form was."""
+    form = ThemeForm(request.POST)
+    target = request.POST.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = "/"
+    response = redirect(target)
+    if form.is_valid():
+        response.set_cookie(
+            THEME_COOKIE,
+            form.cleaned_data["theme"],
+            max_age=365 * 24 * 3600,
+            samesite="Lax",
+            secure=request.is_secure(),
+        )
+    return response

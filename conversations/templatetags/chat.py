@@ -1,0 +1,112 @@
+"""Template filters of the chat pages. They run no queries: everything they read was
+loaded by the view's selector."""
+
+from functools import lru_cache
+
+import nh3
+from django import template
+from django.utils.safestring import mark_safe
+from markdown_it import MarkdownIt
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import get_lexer_by_name
+from pygments.util import ClassNotFound
+
+register = template.Library()
+
+_FORMATTER = HtmlFormatter(nowrap=True)
+
+
+def _highlight(code: str, language: str, _attrs) -> str:
+    try:
+        lexer = get_lexer_by_name(language) if language else None
+    except ClassNotFound:
+        lexer = None
+    if lexer is None:
+        return ""  # markdown-it escapes it as plain code
+    return highlight(code, lexer, _FORMATTER)
+
+
+# Raw HTML in a message is shown as text, never rendered ("html": False); links are not
+# made from bare URLs text, only from markdown link syntax.
+_MARKDOWN = MarkdownIt("commonmark", {"html": False, "highlight": _highlight}).enable(
+    ["table", "strikethrough"]
+)
+
+_ALLOWED_TAGS = {
+    "p",
+    "br",
+    "hr",
+    "em",
+    "strong",
+    "del",
+    "s",
+    "code",
+    "pre",
+    "blockquote",
+    "ul",
+    "ol",
+    "li",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "a",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "span",
+    "img",
+}
+_ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "span": {"class"},
+    "code": {"class"},
+    "img": {"src", "alt", "title"},
+    "th": {"style"},
+    "td": {"style"},
+    "ol": {"start"},
+}
+
+
+@lru_cache(maxsize=2048)
+def render_markdown(text: str) -> str:
+    """Markdown to HTML that cannot run script: markdown-it without raw HTML, then nh3 with
+    an allow-list of tags, attributes and URL schemes (no javascript:, no data:)."""
+    rendered = _MARKDOWN.render(text)
+    return nh3.clean(
+        rendered,
+        tags=_ALLOWED_TAGS,
+        attributes=_ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+        filter_style_properties={"text-align"},
+    )
+
+
+@register.filter(name="markdown")
+def markdown_filter(text: str) -> str:
+    return mark_safe(render_markdown(text or ""))  # noqa: S308 (sanitised by nh3 above)
+
+
+@register.filter
+def pretty_json(value) -> str:
+    import json
+
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+@register.filter
+def initials(name: str) -> str:
+    parts = (name or "?").split()
+    return "".join(part[0] for part in parts[:2]).upper() or "?"

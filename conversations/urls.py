@@ -1,0 +1,19 @@
+from django.urls import path
+
+from conversations import views
+
+app_name = "conversations"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("sidebar", views.sidebar, name="sidebar"),
+    path("search", views.search, name="search"),
+    path("c/new", views.create, name="create"),
+    path("c/<uuid:conversation_id>/", views.thread, name="thread"),
+    path("c/<uuid:conversation_id>/rows", views.thread_rows, name="rows"),
+    path("c/<uuid:conversation_id>/post", views.post, name="post"),
+    path("c/<uuid:conversation_id>/act", views.act, name="act"),
+    path("m/<uuid:message_id>/report", views.report, name="report"),
+    path("m/<uuid:message_id>/delete", views.delete_message, name="delete_message"),
+    path("artifacts/<uuid:artifact_id>", views.artifact, name="artifact"),
+]

@@ -1,0 +1,332 @@
+"""The HTML pages: the sidebar and the thread, posting, and the conversation actions, on the
+same selectors and services as the API. Every page works without JavaScript (forms and
+links); static/js/app.js adds live updates, streaming and in-place posting on top."""
+
+import uuid
+
+from django.contrib import messages as flash
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from conversations import selectors, services
+from conversations.exceptions import ChatError, NotFound
+from conversations.forms import ConversationForm, MessageForm, RenameForm, ReportForm
+from conversations.models import Artifact, ConversationKind, MessageRole
+from conversations.selectors.people import agents_for_user, users_by_usernames
+
+THREAD_PAGE = 50
+
+
+def sidebar_context(request: HttpRequest, *, current=None, section: str = "recent") -> dict:
+    """What the sidebar shows: pinned and recent (or the archive, or the trash)."""
+    user = request.user
+    title_query = request.GET.get("filter", "").strip()[:200] or None
+    if section == "archived":
+        pinned, listing = [], selectors.conversation_list_for_user(user=user, archived=True)
+    elif section == "trash":
+        pinned, listing = [], selectors.conversation_list_for_user(user=user, deleted=True)
+    else:
+        pinned = selectors.conversation_list_for_user(
+            user=user, pinned=True, title_query=title_query
+        ).items
+        listing = selectors.conversation_list_for_user(
+            user=user, pinned=False, title_query=title_query
+        )
+    return {
+        "section": section,
+        "pinned": pinned,
+        "listing": listing.items,
+        "listing_has_more": listing.has_more,
+        "current": current,
+        "filter": title_query or "",
+    }
+
+
+def _new_conversation_context(request: HttpRequest, form=None) -> dict:
+    agents = agents_for_user(user=request.user)
+    return {
+        "new_form": form or ConversationForm(agents=agents),
+        "agents": agents,
+    }
+
+
+@login_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    section = request.GET.get("section", "recent")
+    if section not in ("recent", "archived", "trash"):
+        section = "recent"
+    context = {**sidebar_context(request, section=section), **_new_conversation_context(request)}
+    return render(request, "conversations/home.html", context)
+
+
+@login_required
+@require_GET
+def sidebar(request: HttpRequest) -> HttpResponse:
+    """The sidebar alone, for live updates (app.js swaps it in)."""
+    current = request.GET.get("current")
+    section = request.GET.get("section", "recent")
+    context = sidebar_context(
+        request, section=section if section in ("archived", "trash") else "recent"
+    )
+    context["current_id"] = current
+    return render(request, "conversations/partials/sidebar_lists.html", context)
+
+
+def _thread(request: HttpRequest, conversation_id, *, before=None, after=None):
+    try:
+        return selectors.message_page(
+            user=request.user,
+            conversation_id=conversation_id,
+            before=before,
+            after=after,
+            limit=THREAD_PAGE,
+        )
+    except NotFound:
+        raise Http404("No such conversation.") from None
+
+
+def _int_param(request: HttpRequest, name: str) -> int | None:
+    value = request.GET.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+@login_required
+@require_GET
+def thread(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
+    before = _int_param(request, "before")
+    page = _thread(request, conversation_id, before=before)
+    conversation = page.conversation
+    if page.items and before is None:
+        # Seen: the newest page is on screen.
+        services.conversation_mark_read(conversation=conversation, user=request.user)
+    context = {
+        **sidebar_context(request, current=conversation),
+        **_new_conversation_context(request),
+        "conversation": conversation,
+        "participant": conversation.participant,
+        "page": page,
+        "message_form": MessageForm(),
+        "rename_form": RenameForm(initial={"title": conversation.title}),
+        "report_form": ReportForm(),
+        "can_reply": conversation.kind == ConversationKind.ASSISTANT,
+        "last_is_assistant": bool(page.items) and page.items[-1].role == MessageRole.ASSISTANT,
+        "agent_missing": False,
+    }
+    return render(request, "conversations/thread.html", context)
+
+
+@login_required
+@require_GET
+def thread_rows(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
+    """Message rows only: an older page (?before=) or what came after (?after=), for
+    app.js. The same row partial as the full page."""
+    page = _thread(
+        request,
+        conversation_id,
+        before=_int_param(request, "before"),
+        after=_int_param(request, "after"),
+    )
+    response = render(
+        request,
+        "conversations/partials/message_rows.html",
+        {"page": page, "conversation": page.conversation, "report_form": ReportForm()},
+    )
+    response["X-Has-More-Before"] = "1" if page.has_more_before else "0"
+    return response
+
+
+@login_required
+@require_POST
+def create(request: HttpRequest) -> HttpResponse:
+    agents = agents_for_user(user=request.user)
+    form = ConversationForm(request.POST, agents=agents)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            workspace = request.user.default_workspace
+            agent = next((a for a in agents if str(a.pk) == data["agent"]), None)
+            if agent is not None:
+                workspace = agent.workspace
+            people = users_by_usernames(usernames=data["participants"])
+            conversation, _ = services.conversation_create(
+                creator=request.user,
+                kind=data["kind"],
+                title=data["title"],
+                workspace=workspace if data["kind"] == ConversationKind.ASSISTANT else None,
+                agent=agent,
+                participants=people,
+            )
+        except ChatError as error:
+            field = error.details.get("field")
+            field = {"agent_id": "agent"}.get(field, field)
+            form.add_error(field if field in form.fields else None, error.message)
+        else:
+            return redirect("conversations:thread", conversation_id=conversation.pk)
+    context = {**sidebar_context(request), **_new_conversation_context(request, form)}
+    return render(request, "conversations/home.html", context, status=422)
+
+
+@login_required
+@require_POST
+def post(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
+    """Post from the composer without JavaScript; app.js posts through the API instead."""
+    conversation = _thread(request, conversation_id).conversation
+    form = MessageForm(request.POST)
+    if form.is_valid():
+        try:
+            message, _ = services.message_post(
+                conversation=conversation,
+                sender=request.user,
+                content=form.cleaned_data["content"],
+                client_message_id=form.cleaned_data.get("client_message_id") or None,
+            )
+        except ChatError as error:
+            flash.error(request, error.message)
+        else:
+            return redirect(
+                reverse("conversations:thread", args=[conversation.pk]) + f"#m{message.seq}"
+            )
+    else:
+        flash.error(request, " ".join(form.errors.get("content", ["The message is not valid."])))
+    return redirect("conversations:thread", conversation_id=conversation.pk)
+
+
+ACTIONS = {
+    "rename",
+    "pin",
+    "unpin",
+    "archive",
+    "unarchive",
+    "delete",
+    "restore",
+    "complete",
+    "reopen",
+}
+
+
+@login_required
+@require_POST
+def act(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
+    """The conversation's buttons: rename, pin, archive, delete, restore, complete."""
+    action = request.POST.get("action", "")
+    if action not in ACTIONS:
+        flash.error(request, "Unknown action.")
+        return redirect("conversations:home")
+    deleted = action == "restore"
+    try:
+        conversation = selectors.conversation_get_for_user(
+            user=request.user, conversation_id=conversation_id, deleted=deleted
+        )
+    except NotFound:
+        raise Http404("No such conversation.") from None
+    user = request.user
+    try:
+        if action == "rename":
+            form = RenameForm(request.POST)
+            if not form.is_valid():
+                flash.error(request, "A title is at most 200 characters.")
+            else:
+                services.conversation_update(
+                    conversation=conversation, actor=user, title=form.cleaned_data["title"]
+                )
+        elif action in ("pin", "unpin"):
+            services.participant_set_flags(
+                conversation=conversation, user=user, pinned=action == "pin"
+            )
+        elif action in ("archive", "unarchive"):
+            services.participant_set_flags(
+                conversation=conversation, user=user, archived=action == "archive"
+            )
+        elif action in ("complete", "reopen"):
+            services.conversation_update(
+                conversation=conversation,
+                actor=user,
+                status="completed" if action == "complete" else "active",
+            )
+        elif action == "delete":
+            services.conversation_delete(conversation=conversation, actor=user)
+            flash.success(request, "Moved to the trash.")
+            return redirect("conversations:home")
+        elif action == "restore":
+            services.conversation_restore(conversation=conversation, actor=user)
+            flash.success(request, "Restored.")
+    except ChatError as error:
+        flash.error(request, error.message)
+    return redirect("conversations:thread", conversation_id=conversation.pk)
+
+
+def _message_or_404(request: HttpRequest, message_id: uuid.UUID):
+    try:
+        return selectors.message_get_for_user(user=request.user, message_id=message_id)
+    except NotFound:
+        raise Http404("No such message.") from None
+
+
+@login_required
+@require_POST
+def report(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
+    message = _message_or_404(request, message_id)
+    form = ReportForm(request.POST)
+    if form.is_valid():
+        services.report_create(
+            message=message,
+            reporter=request.user,
+            reason=form.cleaned_data["reason"],
+            note=form.cleaned_data["note"],
+        )
+        flash.success(request, "Thank you. A moderator will look at it.")
+    else:
+        flash.error(request, "Choose a reason for the report.")
+    return redirect(
+        reverse("conversations:thread", args=[message.conversation_id]) + f"#m{message.seq}"
+    )
+
+
+@login_required
+@require_POST
+def delete_message(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
+    message = _message_or_404(request, message_id)
+    try:
+        services.message_delete(message=message, actor=request.user)
+    except ChatError as error:
+        flash.error(request, error.message)
+    return redirect(
+        reverse("conversations:thread", args=[message.conversation_id]) + f"#m{message.seq}"
+    )
+
+
+@login_required
+@require_GET
+def artifact(request: HttpRequest, artifact_id: uuid.UUID) -> FileResponse:
+    """An artifact's file, for participants of its conversation only."""
+    found = Artifact.objects.select_related("part__message").filter(pk=artifact_id).first()
+    if (
+        found is None
+        or not found.file
+        or not selectors.user_can_see_conversation(
+            user=request.user, conversation_id=found.part.message.conversation_id
+        )
+    ):
+        raise Http404("No such file.")
+    if not found.part.message.is_visible:
+        raise Http404("No such file.")
+    name = found.path.rsplit("/", 1)[-1] or "artifact"
+    return FileResponse(found.file.open("rb"), as_attachment=True, filename=name)
+
+
+@login_required
+@require_GET
+def search(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()
+    hits, error = [], ""
+    if query:
+        try:
+            hits = selectors.message_search(user=request.user, text=query, limit=50).items
+        except ChatError as failure:
+            error = failure.message
+    context = {**sidebar_context(request), "query": query, "hits": hits, "error": error}
+    return render(request, "conversations/search.html", context)
