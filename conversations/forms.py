@@ -19,6 +19,7 @@ class ConversationForm(forms.Form):
         ],
         initial=ConversationKind.ASSISTANT,
     )
+    workspace = forms.ChoiceField(required=False)
     agent = forms.ChoiceField(required=False, label="Assistant")
     title = forms.CharField(required=False, max_length=TITLE_MAX_LENGTH)
     participants = forms.CharField(
@@ -28,8 +29,11 @@ class ConversationForm(forms.Form):
         max_length=2000,
     )
 
-    def __init__(self, *args, agents=(), **kwargs):
+    def __init__(self, *args, agents=(), memberships=(), **kwargs):
         super().__init__(*args, **kwargs)
+        # A team first: that is where other people are (the personal one is for oneself).
+        ordered = sorted(memberships, key=lambda m: m.workspace.is_personal)
+        self.fields["workspace"].choices = [(m.workspace.slug, m.workspace.name) for m in ordered]
         self.fields["agent"].choices = [("", "Default")] + [
             (str(agent.pk), f"{agent.name} ({agent.workspace.name})") for agent in agents
         ]

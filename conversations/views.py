@@ -15,7 +15,11 @@ from conversations import selectors, services
 from conversations.exceptions import ChatError, NotFound
 from conversations.forms import ConversationForm, MessageForm, RenameForm, ReportForm
 from conversations.models import Artifact, ConversationKind, MessageRole
-from conversations.selectors.people import agents_for_user, users_by_usernames
+from conversations.selectors.people import (
+    agents_for_user,
+    users_by_usernames,
+    workspaces_for_user,
+)
 
 THREAD_PAGE = 50
 
@@ -27,7 +31,8 @@ def sidebar_context(request: HttpRequest, *, current=None, section: str = "recen
     if section == "archived":
         pinned, listing = [], selectors.conversation_list_for_user(user=user, archived=True)
     elif section == "trash":
-        pinned, listing = [], selectors.conversation_list_for_user(user=user, deleted=True)
+        pinned = []
+        listing = selectors.conversation_list_for_user(user=user, archived=None, deleted=True)
     else:
         pinned = selectors.conversation_list_for_user(
             user=user, pinned=True, title_query=title_query
@@ -47,8 +52,9 @@ def sidebar_context(request: HttpRequest, *, current=None, section: str = "recen
 
 def _new_conversation_context(request: HttpRequest, form=None) -> dict:
     agents = agents_for_user(user=request.user)
+    memberships = workspaces_for_user(user=request.user)
     return {
-        "new_form": form or ConversationForm(agents=agents),
+        "new_form": form or ConversationForm(agents=agents, memberships=memberships),
         "agents": agents,
     }
 
@@ -143,20 +149,26 @@ def thread_rows(request: HttpRequest, conversation_id: uuid.UUID) -> HttpRespons
 @require_POST
 def create(request: HttpRequest) -> HttpResponse:
     agents = agents_for_user(user=request.user)
-    form = ConversationForm(request.POST, agents=agents)
+    memberships = workspaces_for_user(user=request.user)
+    form = ConversationForm(request.POST, agents=agents, memberships=memberships)
     if form.is_valid():
         data = form.cleaned_data
         try:
-            workspace = request.user.default_workspace
-            agent = next((a for a in agents if str(a.pk) == data["agent"]), None)
-            if agent is not None:
-                workspace = agent.workspace
+            workspace = next(
+                (m.workspace for m in memberships if m.workspace.slug == data["workspace"]),
+                request.user.default_workspace,
+            )
+            agent = None
+            if data["kind"] == ConversationKind.ASSISTANT:
+                agent = next((a for a in agents if str(a.pk) == data["agent"]), None)
+                if agent is not None:
+                    workspace = agent.workspace
             people = users_by_usernames(usernames=data["participants"])
             conversation, _ = services.conversation_create(
                 creator=request.user,
                 kind=data["kind"],
                 title=data["title"],
-                workspace=workspace if data["kind"] == ConversationKind.ASSISTANT else None,
+                workspace=workspace,
                 agent=agent,
                 participants=people,
             )

@@ -1,0 +1,243 @@
+"""The HTML pages through Django's test client, without JavaScript: reading, posting and every
+action work with plain forms and links."""
+
+import re
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from conversations import services
+from conversations.models import Message, Participant, Report
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def browser_for():
+    def make(user=None):
+        client = Client()
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return make
+
+
+def thread_url(conversation) -> str:
+    return f"/c/{conversation.pk}/"
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(browser_for, group):
+    for path in ("/", thread_url(group), "/search?q=x", "/settings/"):
+        response = browser_for().get(path)
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_home_lists_conversations_with_unread_badges(browser_for, alice, bob, group, post):
+    post(group, "hello from bob", sender=bob)
+    page = browser_for(alice).get("/").content.decode()
+    assert "Plans" in page and 'aria-label="1 unread"' in page
+    assert 'id="sidebar"' in page and "<main" in page
+
+
+def test_thread_renders_only_the_newest_page(browser_for, alice, group, post):
+    for number in range(1, 121):
+        post(group, f"note {number}")
+    page = browser_for(alice).get(thread_url(group)).content.decode()
+    seqs = [int(seq) for seq in re.findall(r'data-seq="(\d+)"', page)]
+    assert seqs == list(range(71, 121))
+    assert "Load older messages" in page and "?before=71" in page
+    older = browser_for(alice).get(thread_url(group) + "?before=71").content.decode()
+    assert [int(s) for s in re.findall(r'data-seq="(\d+)"', older)] == list(range(21, 71))
+
+
+def test_thread_page_queries_do_not_grow_with_messages(browser_for, alice, bob, group, post):
+    client = browser_for(alice)
+    for number in range(5):
+        post(group, f"m{number}", sender=bob)
+    client.get(thread_url(group))
+    with CaptureQueriesContext(connection) as few:
+        client.get(thread_url(group))
+    for number in range(60):
+        turn = services.assistant_message_start(conversation=group, agent=None)
+        services.message_part_add(message=turn, type="text", content={"text": "x"})
+        services.assistant_message_finish(message=turn, content=f"answer {number}")
+    client.get(thread_url(group))
+    with CaptureQueriesContext(connection) as many:
+        client.get(thread_url(group))
+    assert len(few) == len(many)
+
+
+def test_outsider_gets_404_everywhere(browser_for, charlie, group, post):
+    message = post(group, "private")
+    client = browser_for(charlie)
+    assert client.get(thread_url(group)).status_code == 404
+    assert client.get(f"/c/{group.pk}/rows?after=0").status_code == 404
+    assert client.post(f"/c/{group.pk}/post", {"content": "hi"}).status_code == 404
+    assert client.post(f"/c/{group.pk}/act", {"action": "pin"}).status_code == 404
+    assert client.post(f"/m/{message.pk}/report", {"reason": "spam"}).status_code == 404
+    assert client.post(f"/m/{message.pk}/delete").status_code == 404
+    assert Message.objects.count() == 1 and not Report.objects.exists()
+
+
+def test_posting_without_javascript(browser_for, alice, group):
+    client = browser_for(alice)
+    response = client.post(f"/c/{group.pk}/post", {"content": "Plain *form* post"})
+    assert response.status_code == 302 and response["Location"].endswith("#m1")
+    page = client.get(thread_url(group)).content.decode()
+    assert "Plain <em>form</em> post" in page
+    empty = client.post(f"/c/{group.pk}/post", {"content": ""}, follow=True)
+    assert "This field is required." in empty.content.decode()
+    assert Message.objects.count() == 1
+
+
+def test_rows_fragment_for_live_updates(browser_for, alice, group, post):
+    for number in range(3):
+        post(group, f"row {number}")
+    response = browser_for(alice).get(f"/c/{group.pk}/rows?after=1")
+    body = response.content.decode()
+    assert [int(s) for s in re.findall(r'data-seq="(\d+)"', body)] == [2, 3]
+    assert "<html" not in body and response["X-Has-More-Before"] == "1"
+
+
+def test_conversation_actions(browser_for, alice, group):
+    client = browser_for(alice)
+    act = f"/c/{group.pk}/act"
+    client.post(act, {"action": "rename", "title": "Renamed plans"})
+    client.post(act, {"action": "pin"})
+    group.refresh_from_db()
+    assert group.title == "Renamed plans"
+    home = client.get("/").content.decode()
+    assert home.index("Pinned") < home.index("Renamed plans")
+    client.post(act, {"action": "archive"})
+    assert "Renamed plans" in client.get("/?section=archived").content.decode()
+    client.post(act, {"action": "delete"})
+    trash = client.get("/?section=trash").content.decode()
+    assert "Renamed plans" in trash and "Restore" in trash
+    assert client.get(thread_url(group)).status_code == 404
+    client.post(act, {"action": "restore"})
+    assert client.get(thread_url(group)).status_code == 200
+
+
+def test_member_cannot_delete_a_group_from_the_page(browser_for, bob, group):
+    response = browser_for(bob).post(f"/c/{group.pk}/act", {"action": "delete"}, follow=True)
+    assert "Only the conversation" in response.content.decode()
+    group.refresh_from_db()
+    assert group.deleted_at is None
+
+
+def test_report_and_delete_a_message(browser_for, alice, bob, group, post):
+    theirs = post(group, "buy now!!!", sender=bob)
+    mine = post(group, "oops")
+    client = browser_for(alice)
+    client.post(f"/m/{theirs.pk}/report", {"reason": "spam", "note": "ads"})
+    assert Report.objects.get().reporter == alice
+    client.post(f"/m/{mine.pk}/delete")
+    mine.refresh_from_db()
+    assert mine.deleted_at is not None
+    page = client.get(thread_url(group)).content.decode()
+    assert "Deleted by its author." in page and "oops" not in page
+
+
+def test_hidden_messages_show_as_removed(browser_for, alice, group, post):
+    from django.utils import timezone
+
+    message = post(group, "something awful")
+    Message.objects.filter(pk=message.pk).update(hidden_at=timezone.now(), hidden_reason="abuse")
+    page = browser_for(alice).get(thread_url(group)).content.decode()
+    assert "Removed by a moderator." in page and "something awful" not in page
+
+
+def test_new_conversation_form(browser_for, alice, bob, team):
+    client = browser_for(alice)
+    response = client.post("/c/new", {"kind": "assistant", "title": "", "participants": ""})
+    assert response.status_code == 302
+    bad = client.post(
+        "/c/new", {"kind": "group", "title": "", "participants": "bob", "workspace": "team"}
+    )
+    assert bad.status_code == 422
+    assert "A group conversation needs a title." in bad.content.decode()
+    good = client.post(
+        "/c/new", {"kind": "group", "title": "Crew", "participants": "bob", "workspace": "team"}
+    )
+    assert good.status_code == 302
+    assert Participant.objects.filter(user=bob, conversation__title="Crew").exists()
+
+
+def test_search_page_finds_a_message(browser_for, alice, group, post):
+    post(group, "the quarterly budget spreadsheet")
+    page = browser_for(alice).get("/search", {"q": "budget"}).content.decode()
+    assert "1 result" in page and "Plans" in page and "<mark>" in page
+
+
+def test_artifact_download_is_for_participants_only(browser_for, alice, charlie, group):
+    turn = services.assistant_message_start(conversation=group, agent=None)
+    part = services.message_part_add(message=turn, type="file")
+    artifact = services.artifact_create(part=part, kind="file", data=b"hello", path="a/b.txt")
+    response = browser_for(alice).get(f"/artifacts/{artifact.pk}")
+    assert response.status_code == 200 and b"".join(response.streaming_content) == b"hello"
+    assert 'filename="b.txt"' in response["Content-Disposition"]
+    assert browser_for(charlie).get(f"/artifacts/{artifact.pk}").status_code == 404
+
+
+def test_register_shows_errors_next_to_fields_then_signs_in(browser_for):
+    client = browser_for()
+    bad = client.post(
+        "/accounts/register/",
+        {"username": "x", "email": "new@example.com", "password": "Sturdy-pass-42"},
+    )
+    page = bad.content.decode()
+    assert re.search(r'id="id_username".*?field-error', page, re.S)
+    good = client.post(
+        "/accounts/register/",
+        {"username": "newbie", "email": "new@example.com", "password": "Sturdy-pass-42"},
+    )
+    assert good.status_code == 302
+    assert client.get("/").status_code == 200
+
+
+def test_registration_closed_page(browser_for, settings):
+    settings.ALLOW_REGISTRATION = False
+    assert browser_for().get("/accounts/register/").status_code == 403
+
+
+def test_settings_profile_and_tokens(browser_for, alice):
+    client = browser_for(alice)
+    client.post("/settings/", {"display_name": "Alice A."})
+    alice.refresh_from_db()
+    assert alice.display_name == "Alice A."
+    created = client.post("/settings/", {"token_name": "laptop", "expires_in_days": ""})
+    raw = re.search(r'<code id="new-token">(chat_[^<]+)</code>', created.content.decode()).group(1)
+    assert Client(headers={"Authorization": f"Bearer {raw}"}).get("/api/v1/me").status_code == 200
+    token_id = alice.api_tokens.get(name="laptop").pk
+    client.post("/settings/", {"revoke": str(token_id)})
+    assert Client(headers={"Authorization": f"Bearer {raw}"}).get("/api/v1/me").status_code == 401
+    # The token is shown once only.
+    assert raw not in client.get("/settings/").content.decode()
+
+
+def test_theme_is_remembered_in_a_cookie(browser_for, alice):
+    client = browser_for(alice)
+    response = client.post("/settings/theme", {"theme": "dark", "next": "/settings/"})
+    assert response.status_code == 302 and response["Location"] == "/settings/"
+    assert 'data-theme="dark"' in client.get("/").content.decode()
+    offsite = client.post("/settings/theme", {"theme": "light", "next": "https://evil.example/"})
+    assert offsite["Location"] == "/"
+
+
+def test_pages_send_a_csp_without_inline_scripts(browser_for, alice, group):
+    response = browser_for(alice).get(thread_url(group))
+    policy = response["Content-Security-Policy"]
+    script = next(part for part in policy.split(";") if part.strip().startswith("script-src"))
+    assert "'unsafe-inline'" not in script and "'self'" in script
+    assert "<script>" not in response.content.decode()  # no inline script in our pages
+
+
+def test_participants_read_marker_moves_when_the_thread_is_opened(
+    browser_for, alice, bob, group, post
+):
+    post(group, "unread one", sender=bob)
+    browser_for(alice).get(thread_url(group))
+    assert Participant.objects.get(conversation=group, user=alice).last_read_seq == 1
