@@ -6,6 +6,7 @@ Every error body is {"error": {"code", "message", "details"}} with the SPEC's st
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI, Router
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -113,6 +114,11 @@ CODE_BY_STATUS = {
 @api.exception_handler(RequestDataTooBig)
 def on_too_large(request: HttpRequest, error: RequestDataTooBig) -> HttpResponse:
     return error_response(request, 413, "too_large", "The request body is too large.")
+
+
+@api.exception_handler(MultiPartParserError)
+def on_bad_upload(request: HttpRequest, error: MultiPartParserError) -> HttpResponse:
+    return error_response(request, 400, "bad_request", f"The upload cannot be read: {error}")
 
 
 @api.exception_handler(HttpError)

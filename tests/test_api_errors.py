@@ -46,3 +46,12 @@ def test_pages_outside_the_api_keep_html_errors():
     response = Client().get("/no-such-page")
     assert response.status_code == 404
     assert not response["Content-Type"].startswith("application/json")
+
+
+def test_a_broken_multipart_body_is_400(alice):
+    client = Client()
+    client.force_login(alice)
+    response = client.generic(
+        "POST", "/api/v1/imports", b"garbage", content_type="multipart/form-data"
+    )
+    envelope(response, 400, "bad_request")
