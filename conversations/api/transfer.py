@@ -36,6 +36,10 @@ class ExportQuery(Schema):
 @router.get(
     "/conversations/{conversation_id}/export",
     response={200: ExportDocumentOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    # The 200 is JSON (ExportDocumentOut) or, with format=markdown, Markdown text.
+    openapi_extra={
+        "responses": {200: {"content": {"text/markdown": {"schema": {"type": "string"}}}}}
+    },
 )
 def export_conversation(
     request: HttpRequest, conversation_id: uuid.UUID, query: Query[ExportQuery]

@@ -37,6 +37,7 @@ from conversations.transfer.plan import ConversationPlan, MessagePlan
 from conversations.transfer.reader import conversation_plans
 from conversations.transfer.sources import ImportLimits, open_upload
 
+from .events import event_record
 from .messages import derive_title
 
 # Messages written per INSERT round (with their parts and artifacts).
@@ -164,6 +165,17 @@ def _import_conversation(
     # Nobody is told about history they brought themselves: all of it is read.
     Participant.objects.filter(pk=participant.pk).update(last_read_seq=writer.count)
     conversation.refresh_from_db()
+    # One event for the whole conversation (as conversation_create records), none per
+    # imported message: the importer's other tabs add it to the sidebar.
+    event_record(
+        conversation_id=conversation.pk,
+        type="conversation.created",
+        data={
+            "title": conversation.title,
+            "status": conversation.status,
+            "agent_id": str(conversation.agent_id) if conversation.agent_id else None,
+        },
+    )
     return conversation, True
 
 

@@ -87,7 +87,7 @@ def _source_id(raw: dict, location: str) -> str:
     """ChatGPT's conversation id; without one, a digest of the conversation, which is the
     same for the same file. Ids too long for subject_id are digested as well."""
     for key in ("conversation_id", "id"):
-        value = _optional(raw, key, str, location)
+        value = clean_text(_optional(raw, key, str, location) or "")
         if value:
             if len(value) <= SOURCE_ID_MAX_LENGTH:
                 return value
@@ -114,11 +114,11 @@ def _active_thread(raw: dict, mapping: dict, location: str) -> list[tuple[str, d
                 location, f"the mapping has a cycle: node {node_id!r} is its own ancestor."
             )
         seen.add(node_id)
-        node = mapping.get(node_id)
-        if node is None:
+        if node_id not in mapping:
             raise invalid(
                 location, f"node {path[-1][0]!r} has parent {node_id!r}, not in the mapping."
             )
+        node = mapping[node_id]
         if not isinstance(node, dict):
             raise invalid(f"{location}.mapping[{node_id!r}]", "a node must be an object.")
         path.append((node_id, node))
@@ -129,7 +129,11 @@ def _active_thread(raw: dict, mapping: dict, location: str) -> list[tuple[str, d
 
 def _latest_leaf(mapping: dict) -> str | None:
     """Without a current_node: the node nobody names as parent whose message is newest."""
-    parents = {node.get("parent") for node in mapping.values() if isinstance(node, dict)}
+    parents = {
+        node.get("parent")
+        for node in mapping.values()
+        if isinstance(node, dict) and isinstance(node.get("parent"), str)
+    }
     best: tuple[int | float, str] | None = None
     for node_id, node in mapping.items():
         if node_id in parents or not isinstance(node, dict):

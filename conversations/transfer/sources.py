@@ -16,7 +16,6 @@ import os
 import re
 import struct
 import zipfile
-import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -78,7 +77,12 @@ class CappedReader(io.RawIOBase):
         if self._prefix:
             data, self._prefix = self._prefix[:size], self._prefix[size:]
             return data
-        data = self._stream.read(size)
+        try:
+            data = self._stream.read(size)
+        except Exception as error:
+            # A damaged archive fails in many ways (zlib, CRC, seeks, lengths): all are the
+            # file's fault, none is ours.
+            raise _unreadable(self._name, error) from None
         self._count += len(data)
         if self._count > self._limit:
             raise TooLarge(
@@ -91,6 +95,10 @@ class CappedReader(io.RawIOBase):
         data = self.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
+
+    def unread(self, data: bytes) -> None:
+        """Give `data` (just read) back, to be read again first."""
+        self._prefix = data + self._prefix
 
 
 @dataclass
@@ -110,9 +118,11 @@ class JsonDocument:
         with read_errors(self.name):
             raw = self._open_raw()
             try:
-                head = raw.read(3)
-                prefix = b"" if head == b"\xef\xbb\xbf" else head
-                yield CappedReader(raw, limit=self._limit, name=self.name, prefix=prefix)
+                stream = CappedReader(raw, limit=self._limit, name=self.name)
+                head = stream.read(3)
+                if head != b"\xef\xbb\xbf":
+                    stream.unread(head)
+                yield stream
             finally:
                 raw.close()
 
@@ -155,7 +165,7 @@ class Upload:
 
 @contextmanager
 def read_errors(name: str) -> Iterator[None]:
-    """Turn the ways a broken file fails to read into a 400 that names the document."""
+    """Turn broken JSON into a 400 that names the document."""
     try:
         yield
     except ijson.JSONError as error:
@@ -163,10 +173,10 @@ def read_errors(name: str) -> Iterator[None]:
         raise BadRequest(
             f"{name} is not valid JSON ({first_line}).", details={"field": "file"}
         ) from None
-    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
-        raise BadRequest(
-            f"{name} cannot be read from the ZIP ({error}).", details={"field": "file"}
-        ) from None
+
+
+def _unreadable(name: str, error: Exception) -> BadRequest:
+    return BadRequest(f"{name} cannot be read ({error}).", details={"field": "file"})
 
 
 def open_upload(file: BinaryIO, *, name: str, limits: ImportLimits) -> Upload:
@@ -212,10 +222,8 @@ def _open_zip(file: BinaryIO, *, name: str, limits: ImportLimits) -> Upload:
     try:
         archive = zipfile.ZipFile(file)
         members = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError) as error:
-        raise BadRequest(
-            f"{name} is not a readable ZIP ({error}).", details={"field": "file"}
-        ) from None
+    except Exception as error:  # zipfile's many ways to say the directory is damaged
+        raise _unreadable(name, error) from None
     if len(members) > limits.max_zip_members:
         raise _too_many_members(limits)
     selected = sorted(
@@ -251,7 +259,10 @@ def _open_zip(file: BinaryIO, *, name: str, limits: ImportLimits) -> Upload:
 
     def opener(member: zipfile.ZipInfo) -> Callable[[], BinaryIO]:
         def open_member() -> BinaryIO:
-            return archive.open(member)
+            try:
+                return archive.open(member)
+            except Exception as error:  # a damaged local header, encryption it did not declare
+                raise _unreadable(member.filename, error) from None
 
         return open_member
 

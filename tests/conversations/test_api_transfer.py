@@ -8,11 +8,19 @@ from datetime import UTC, datetime
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import AsyncClient, Client
 from django.utils import timezone
 
 from conversations import services
-from conversations.models import Artifact, Conversation, Message, MessagePart, Participant
+from conversations.models import (
+    Artifact,
+    Conversation,
+    Event,
+    Message,
+    MessagePart,
+    Participant,
+)
 
 from .test_api_messages import assert_error
 from .transfer_helpers import (
@@ -96,6 +104,9 @@ def test_chatgpt_branched_tree_imports_only_the_active_thread(alice, client_for)
     assert [part.type for part in messages[1].parts.all()] == ["text"]
     assert conversation.message_count == 4
     assert conversation.last_activity_at == at(1700000080)
+    # The importer's other tabs learn of it once, not once per message.
+    events = Event.objects.filter(conversation=conversation)
+    assert list(events.values_list("type", flat=True)) == ["conversation.created"]
 
 
 def test_chatgpt_tool_and_system_nodes(alice, client_for):
@@ -634,3 +645,45 @@ def test_nul_characters_are_dropped(alice, client_for):
     assert response.status_code == 201, response.content
     message = Message.objects.get()
     assert message.content == "text" and message.conversation.title == "nultitle"
+
+
+def test_oversized_upload_with_a_csrf_checked_session_is_413(alice, settings):
+    # With CSRF enforced, the body is first parsed while signing in: the limit holds there,
+    # from the Content-Length, before the file is read.
+    settings.IMPORT_MAX_BYTES = 1000
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    client.get("/settings/")  # a page with a form sets the csrftoken cookie
+    token = client.cookies["csrftoken"].value
+    data = b"[" + b" " * 100_000 + b"]"
+    response = client.post(
+        "/api/v1/imports",
+        {"file": SimpleUploadedFile("big.json", data)},
+        headers={"X-CSRFToken": token},
+    )
+    assert_error(response, 413, "too_large")
+    small = client.post(
+        "/api/v1/imports",
+        {"file": SimpleUploadedFile("ok.json", b"[]")},
+        headers={"X-CSRFToken": token},
+    )
+    assert_error(small, 422, "invalid")
+    assert_nothing_imported()
+
+
+def test_uploads_kept_in_a_temporary_file_import_the_same(alice, client_for, settings):
+    # Bigger than this, Django writes the upload to a temporary file instead of memory.
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 100
+    client = client_for(alice)
+    assert upload(client, fixture_bytes("tools.json")).status_code == 201
+    response = upload(client, chatgpt_zip(), "export.zip")
+    assert response.status_code == 201
+    assert (len(response.json()["imported"]), len(response.json()["skipped"])) == (2, 1)
+
+
+def test_a_body_that_is_not_multipart_is_400(alice, client_for):
+    response = client_for(alice).post(
+        "/api/v1/imports", data="garbage", content_type="multipart/form-data"
+    )
+    assert_error(response, 400, "bad_request")
+    assert_nothing_imported()

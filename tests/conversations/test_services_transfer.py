@@ -1,8 +1,10 @@
 """conversation_import and the file reading beneath it: memory on a big file, limits checked
 before reading, the ZIP forms, our format's edge cases, and concurrent imports."""
 
+import contextlib
 import io
 import json
+import random
 import threading
 import tracemalloc
 import uuid
@@ -11,12 +13,12 @@ import pytest
 from django.db import connection
 
 from conversations import services
-from conversations.exceptions import BadRequest, NotFound, TooLarge
+from conversations.exceptions import BadRequest, ChatError, NotFound, TooLarge
 from conversations.models import Conversation, Message, Participant
 from conversations.transfer.sources import CappedReader, ImportLimits
 from conversations.transfer.uploads import UploadSizeLimitHandler, UploadTooLarge
 
-from .transfer_helpers import fixture_bytes, fixture_json, make_zip
+from .transfer_helpers import chatgpt_zip, fixture_bytes, fixture_json, make_zip
 
 pytestmark = pytest.mark.django_db
 
@@ -243,3 +245,54 @@ def test_the_same_file_imported_twice_at_once_creates_one_conversation(make_user
 
 def _two_conversations() -> bytes:
     return json.dumps(fixture_json("branched.json") + fixture_json("tools.json")).encode()
+
+
+def _mutated_json(document, rng: random.Random):
+    """The document with a few values swapped for values of other types, or keys removed."""
+    document = json.loads(json.dumps(document))
+    values = [None, 5, -1, 2**40, 1e300, 0.5, True, "x", "", "\u0000", [], {}, [1], "user"]
+    for _ in range(rng.randint(1, 3)):
+        paths, stack = [], [((), document)]
+        while stack:
+            path, value = stack.pop()
+            if path:
+                paths.append(path)
+            if isinstance(value, dict | list):
+                items = value.items() if isinstance(value, dict) else enumerate(value)
+                stack += [((*path, key), item) for key, item in items]
+        path = rng.choice(paths)
+        parent = document
+        for key in path[:-1]:
+            parent = parent[key]
+        if isinstance(parent, dict) and rng.random() < 0.2:
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = json.loads(json.dumps(rng.choice(values)))
+    return json.dumps(document).encode()
+
+
+def _mutated_bytes(data: bytes, rng: random.Random) -> bytes:
+    data = bytearray(data)
+    for _ in range(rng.randint(1, 6)):
+        index = rng.randrange(len(data))
+        if rng.random() < 0.6:
+            data[index] = rng.randrange(256)
+        else:
+            del data[index : index + rng.randint(1, 16)]
+    return bytes(data)
+
+
+def test_damaged_files_never_fail_with_anything_but_a_domain_error(alice):
+    """A few hundred files with values of the wrong type, missing keys, flipped or cut
+    bytes: each imports or raises a domain error (4xx), never anything else (500)."""
+    rng = random.Random(20250101)
+    documents = [fixture_json(name) for name in ("branched.json", "tools.json", "sparse.json")]
+    documents.append(json.loads(export_document([message(1, content="hi", parts=[])])))
+    archives = [chatgpt_zip(), make_zip({"conversations.json": fixture_bytes("multimodal.json")})]
+    for _ in range(300):
+        if rng.random() < 0.6:
+            data = _mutated_json(rng.choice(documents), rng)
+        else:
+            data = _mutated_bytes(rng.choice(archives), rng)
+        with contextlib.suppress(ChatError):
+            import_bytes(alice, data)
