@@ -36,6 +36,9 @@ class User(AbstractUser):
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
         ordering = ["username"]
+        # Suspension revokes sessions and tokens (docs/moderation.md): a right of its own,
+        # apart from change_user, which would also reach passwords and permissions.
+        permissions = [("suspend_user", "Can suspend and unsuspend users")]
         constraints = [
             models.UniqueConstraint(
                 Lower("email"),

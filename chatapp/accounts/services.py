@@ -1,5 +1,5 @@
 """Writes to users and their API tokens: registration, sign-in, token issue, rotation and
-revocation."""
+revocation, suspension."""
 
 import hashlib
 import re
@@ -7,9 +7,11 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from importlib import import_module
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -18,8 +20,15 @@ from django.db.models import Q
 from django.utils import timezone
 
 from chatapp.accounts.models import ApiToken, TokenKind, User
-from conversations.exceptions import InvalidInput, NotAuthenticated, NotFound, PermissionDenied
+from conversations.exceptions import (
+    Conflict,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+)
 from conversations.services.audit import audit_event_record
+from conversations.services.moderation import clean_reason, require_permission
 from conversations.services.workspaces import workspace_create_personal
 
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_]{3,50}")
@@ -325,3 +334,93 @@ def user_revoke_all_tokens(*, user: User, actor: User | None, reason: str) -> in
         data={"revoked": revoked},
     )
     return revoked
+
+
+# --- suspension ----------------------------------------------------------------------------
+
+
+def _sessions_end(user: User) -> int:
+    """End every stored session of the user; returns how many.
+
+    Django keeps no index from users to sessions, so the stored sessions are read and
+    decoded once each (a rare act: a second per hundred thousand sessions or so). An engine
+    that stores no rows (signed cookies, cache only) is left alone: a suspended user is
+    inactive, and Django signs out an inactive user's session at its next request anyway.
+    """
+    store_class = import_module(settings.SESSION_ENGINE).SessionStore
+    if not hasattr(store_class, "get_model_class"):
+        return 0
+    rows = (
+        store_class.get_model_class()
+        .objects.filter(expire_date__gt=timezone.now())
+        .values_list("session_key", "session_data")
+    )
+    user_id = str(user.pk)
+    decoder = store_class()
+    keys = [
+        key
+        for key, data in rows.iterator(chunk_size=2000)
+        if decoder.decode(data).get(SESSION_KEY) == user_id
+    ]
+    for key in keys:
+        store_class(session_key=key).delete()  # the row, and the cache entry if any
+    return len(keys)
+
+
+def _lock_user(user: User) -> User:
+    try:
+        return User.objects.select_for_update().get(pk=user.pk)
+    except User.DoesNotExist:
+        raise NotFound("No such user.") from None
+
+
+@transaction.atomic
+def user_suspend(*, user: User, actor: User, reason: str) -> User:
+    """Suspend an account at once: it can no longer sign in, every session of it ends and
+    every token of it is revoked. Only a superuser suspends staff; nobody suspends
+    themselves."""
+    require_permission(actor, "accounts.suspend_user", "suspend users")
+    reason = clean_reason(reason)
+    user = _lock_user(user)
+    if user.pk == actor.pk:
+        raise PermissionDenied("You cannot suspend yourself.")
+    if (user.is_staff or user.is_superuser) and not actor.is_superuser:
+        raise PermissionDenied("Only a superuser can suspend staff.")
+    if not user.is_active:
+        raise Conflict("This user is already suspended.")
+    user.is_active = False
+    user.save(update_fields=["is_active", "updated_at"])
+    sessions = _sessions_end(user)
+    tokens = user_revoke_all_tokens(user=user, actor=actor, reason=f"suspended: {reason}")
+    audit_event_record(
+        actor=actor,
+        action="user.suspended",
+        target_type="user",
+        target_id=user.pk,
+        reason=reason,
+        data={"username": user.username, "sessions_ended": sessions, "tokens_revoked": tokens},
+    )
+    return user
+
+
+@transaction.atomic
+def user_unsuspend(*, user: User, actor: User, reason: str) -> User:
+    """Let a suspended user sign in again. Their old tokens stay revoked."""
+    require_permission(actor, "accounts.suspend_user", "unsuspend users")
+    reason = clean_reason(reason)
+    user = _lock_user(user)
+    if (user.is_staff or user.is_superuser) and not actor.is_superuser:
+        raise PermissionDenied("Only a superuser can unsuspend staff.")
+    if user.is_active:
+        raise Conflict("This user is not suspended.")
+    user.is_active = True
+    user.save(update_fields=["is_active", "updated_at"])
+    audit_event_record(
+        actor=actor,
+        action="user.unsuspended",
+        target_type="user",
+        target_id=user.pk,
+        reason=reason,
+        data={"username": user.username},
+    )
+    return user

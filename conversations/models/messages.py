@@ -97,6 +97,9 @@ class Message(TimestampedModel):
 
     class Meta:
         ordering = ["conversation", "seq"]
+        # Moderators hide and unhide messages (docs/moderation.md); nobody edits them in
+        # the admin, so change_message is given to no one.
+        permissions = [("hide_message", "Can hide and unhide messages")]
         indexes = [
             # Partial indexes for the rare foreign keys, so that deleting a message or a
             # moderator does not scan every message for SET NULL.
