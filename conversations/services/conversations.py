@@ -292,11 +292,21 @@ def conversation_delete(*, conversation: Conversation, actor: AbstractBaseUser) 
 
 @transaction.atomic
 def conversation_restore(*, conversation: Conversation, actor: AbstractBaseUser) -> Conversation:
-    """Bring back from the trash. Owners and admins only. A direct conversation whose pair
-    has started a new one since cannot come back beside it."""
+    """Bring back from the trash. Owners and admins only, and not what a moderator removed.
+    A direct conversation whose pair has started a new one since cannot come back beside it."""
     participant = lock_participation(conversation, actor, deleted=True)
     conversation = participant.conversation
     _require_manager(participant, "restore this conversation")
+    if (
+        conversation.deleted_by_id
+        and not Participant.objects.filter(
+            conversation=conversation, user_id=conversation.deleted_by_id
+        ).exists()
+    ):
+        # Put in the trash by a moderator, not by a participant: only moderators restore it.
+        raise PermissionDenied(
+            "A moderator removed this conversation; only a moderator can restore it."
+        )
     if conversation.kind == ConversationKind.DIRECT and _find_live_direct(
         conversation.workspace, conversation.direct_key
     ):

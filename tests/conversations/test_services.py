@@ -636,3 +636,12 @@ def test_only_the_owner_makes_admins(alice, bob, charlie, group):
         services.participant_add(conversation=group, actor=bob, user=charlie, role="admin")
     member = services.participant_add(conversation=group, actor=bob, user=charlie)
     assert member.role == "member"
+
+
+def test_owner_cannot_restore_what_a_moderator_removed(alice, group, make_user):
+    moderator = make_user("mod", is_staff=True)
+    from django.utils import timezone
+
+    Conversation.objects.filter(pk=group.pk).update(deleted_at=timezone.now(), deleted_by=moderator)
+    with pytest.raises(PermissionDenied):
+        services.conversation_restore(conversation=group, actor=alice)
