@@ -18,7 +18,8 @@ HTTP error with an OpenAI-style body (`error_reply`, `context_length_error`); an
 JSON (`json_reply`); stall before the headers (`headers_delay`) or before any chunk
 (`stall_at`, `stall_seconds`); drop the connection after some chunks (`disconnect_at`, a FIN,
 or with `reset=True` an RST); split its writes into small pieces (`write_size`); leave out
-the final `data: [DONE]` (`done=False`); hang up without answering (`hang_up`). Pauses end
+the final `data: [DONE]` (`done=False`); hang up without answering (`hang_up`); rewrite
+each event at the moment it is written (`stamp`, e.g. to put the send time in it). Pauses end
 early when the client hangs up, which is counted (`client_disconnects`,
 `wait_for_client_disconnect()`), or when the server stops.
 
@@ -36,6 +37,7 @@ import struct
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -63,6 +65,10 @@ class Scenario:
     done: bool = True  # end with `data: [DONE]`
     hang_up: bool = False  # close the connection without answering at all
     write_size: int | None = None  # write every event in pieces of this many bytes
+    # Called with each event's SSE text (`data: …\n\n`, [DONE] included) right before it is
+    # written, after its delay; what it returns is written instead. For benchmarks that put
+    # the send time into the chunk (bench/streaming.py).
+    stamp: Callable[[str], str] | None = None
 
 
 def chunk(
@@ -433,6 +439,8 @@ class _Handler(BaseHTTPRequestHandler):
             events.append("data: [DONE]\n\n")
         for number, event in enumerate(events):
             self._before_event(scenario, number)
+            if scenario.stamp is not None:
+                event = scenario.stamp(event)
             self._write_event(event.encode(), scenario.write_size)
         self._before_event(scenario, len(events))
         self.wfile.write(b"0\r\n\r\n")

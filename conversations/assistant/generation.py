@@ -165,19 +165,20 @@ class Turn:
         return int(((moment or time.monotonic()) - self.started) * 1000)
 
 
-def _save_progress(message_id: Any, text: str) -> bool:
-    return services.assistant_message_progress(message_id=message_id, content=text)
-
-
-def _announce_progress(message: Message, text: str) -> None:
-    """A batch of streamed text for GET /events in every process (not stored)."""
-    event_signal(
-        {
-            "type": "message.delta",
-            "conversation_id": str(message.conversation_id),
-            "data": {"message_id": str(message.pk), "seq": message.seq, "text": text},
-        }
-    )
+def _save_progress(message: Message, text: str, new_text: str) -> bool:
+    """Save the text so far (False: the turn was stopped meanwhile), and announce the text
+    that is new since the last save to GET /events in every process (not stored)."""
+    if not services.assistant_message_progress(message_id=message.pk, content=text):
+        return False
+    if new_text:
+        event_signal(
+            {
+                "type": "message.delta",
+                "conversation_id": str(message.conversation_id),
+                "data": {"message_id": str(message.pk), "seq": message.seq, "text": new_text},
+            }
+        )
+    return True
 
 
 @transaction.atomic
@@ -267,6 +268,7 @@ async def generate(prepared: PreparedReply) -> Message:
     interval = settings.STREAM_SAVE_INTERVAL_MS / 1000
     last_save = time.monotonic()
     outcome: dict[str, Any] = {"status": MessageStatus.COMPLETE}
+    saving: asyncio.Task | None = None
     events = stream_chat(
         prepared.request, timeouts=_timeouts(), client=upstream_client()
     ).__aiter__()
@@ -311,16 +313,14 @@ async def generate(prepared: PreparedReply) -> Message:
             if delta:
                 turn.first_token_at = turn.first_token_at or time.monotonic()
                 broker.deliver_to_message(message_id, {"type": "delta", "data": delta})
-            if time.monotonic() - last_save >= interval:
+            # Save in the background, one save at a time: the read loop never waits for the
+            # database, so a slow commit does not hold back the tokens behind it.
+            if time.monotonic() - last_save >= interval and (saving is None or saving.done()):
                 last_save = time.monotonic()
-                if not await in_worker_thread(_save_progress)(message_id, turn.text):
-                    stop.set()
-                    continue
-                if len(turn.text) > turn.saved_length:
-                    await in_worker_thread(_announce_progress)(
-                        message, turn.text[turn.saved_length :]
-                    )
-                    turn.saved_length = len(turn.text)
+                saving = asyncio.ensure_future(
+                    _save_in_background(message, turn.text, turn.text[turn.saved_length :], stop)
+                )
+                turn.saved_length = len(turn.text)
     except ProviderError as error:
         outcome = {
             "status": MessageStatus.ERROR,
@@ -349,7 +349,18 @@ async def generate(prepared: PreparedReply) -> Message:
     finally:
         broker.forget_abort(message_id)
         await events.aclose()
+        if saving is not None:
+            with contextlib.suppress(Exception):
+                await saving
     return await _finish(message, turn, outcome)
+
+
+async def _save_in_background(message: Message, text: str, new_text: str, stop: asyncio.Event):
+    try:
+        if not await in_worker_thread(_save_progress)(message, text, new_text):
+            stop.set()  # stopped (aborted, or closed as interrupted) by someone else
+    except Exception:
+        logger.exception("could not save the progress of %s", message.pk)
 
 
 async def _finish(message: Message, turn: Turn, outcome: dict[str, Any]) -> Message:
