@@ -122,13 +122,24 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'chatapp.sqlite3'}",
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 600),
+        conn_max_age=0,
         conn_health_checks=True,
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Persistent connections buy nothing on SQLite and keep files open across threads.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A pool of persistent connections per process. Under ASGI each request runs in a
+    # thread of its own, so Django's per-thread persistent connections (CONN_MAX_AGE) would
+    # never be reused: every request would open one (~10 ms) and leave it to the garbage
+    # collector. (Django has the pool check each connection as it hands it out.)
+    DATABASES["default"]["OPTIONS"] = {
+        **DATABASES["default"].get("OPTIONS", {}),
+        "pool": {
+            "min_size": env_int("DATABASE_POOL_MIN", 2),
+            "max_size": env_int("DATABASE_POOL_MAX", 10),
+            "timeout": env_int("DATABASE_POOL_TIMEOUT", 10),
+        },
+    }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         # BEGIN IMMEDIATE takes the write lock up front, so two writers queue on the
         # busy timeout instead of failing with "database is locked" mid-transaction.

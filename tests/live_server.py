@@ -121,7 +121,7 @@ class Server:
         while time.monotonic() < deadline:
             assert self.process.poll() is None, "the server exited at start"
             try:
-                httpx.get(self.base + "/health", timeout=1)
+                httpx.get(self.base + "/health", timeout=5)  # any answer: it is up
                 return self
             except httpx.TransportError:
                 time.sleep(0.1)

@@ -116,7 +116,8 @@ class Message(TimestampedModel):
             # Usage reports by time.
             models.Index(fields=["created_at"], name="message_created_at"),
         ]
-        # The full-text GIN index exists on PostgreSQL only: migration 0002.
+        # The full-text search column and its GIN index exist on PostgreSQL only: migrations
+        # 0002 and 0006 (docs/search.md).
         constraints = [
             models.UniqueConstraint(fields=["conversation", "seq"], name="message_seq_unique"),
             models.UniqueConstraint(

@@ -1,5 +1,6 @@
-"""Search over the messages a user may read: PostgreSQL full text, ranked, with a highlighted
-excerpt; on SQLite a case-insensitive substring match, newest first. See docs/search.md.
+"""Search over the messages a user may read: PostgreSQL full text, ranked among the newest
+matches, with a highlighted excerpt; on SQLite a case-insensitive substring match, newest
+first. See docs/search.md.
 
 Only messages neither deleted nor hidden, in live conversations the user takes part in now,
 are ever found. Pages are keyset cursors, never OFFSET."""
@@ -22,15 +23,16 @@ from django.contrib.postgres.search import (
 from django.db import connection
 from django.db.models import (
     BooleanField,
+    Exists,
     Expression,
     F,
     FloatField,
-    Func,
     Q,
     QuerySet,
     Subquery,
     Value,
 )
+from django.db.models.expressions import Col
 from django.db.models.functions import Cast, Greatest, Length, Lower, Replace, StrIndex, Substr
 
 from conversations.exceptions import BadCursor, InvalidInput
@@ -46,8 +48,18 @@ from .threads import (
 )
 
 QUERY_MAX_LENGTH = 500
-# The text search configuration of the GIN index (migration 0002): English stemming.
+# The text search configuration of the stored tsvector (migration 0006): English stemming.
 SEARCH_CONFIG = "english"
+# PostgreSQL ranks only the newest matches: at most this many of the messages the user may
+# read that match, newest first. Their best come first and the pages go through them; an
+# older match is not found (docs/search.md). It bounds the work of a common word.
+SEARCH_CANDIDATES = 1000
+# How the newest matches are found depends on how many conversations the user is in (a
+# plan choice only: the same messages either way, docs/search.md). From this many on (at
+# least 1), by walking all messages newest first and stopping at SEARCH_CANDIDATES (for a
+# rare word the planner takes the full-text index instead); below, by one full-text index
+# scan intersected with the user's conversations, then the newest of those.
+WALK_MIN_CONVERSATIONS = 2000
 # ts_rank_cd options: 1 divides by 1 + log(length), so a long paste does not outrank a short
 # answer by repeating the words; 32 scales the rank into [0, 1).
 RANK_NORMALIZATION = 1 | 32
@@ -63,22 +75,31 @@ ELLIPSIS = "…"
 _WHITESPACE = re.compile(r"\s+")
 
 
-class EnglishDocument(Func):
-    """to_tsvector('english', <column>), spelled exactly as the GIN index expression so that
-    PostgreSQL can use the index. Django's SearchVector would wrap the column in
-    COALESCE(…, ''), an expression the planner does not match to the index."""
+_SEARCH_VECTOR = SearchVectorField()
+_SEARCH_VECTOR.set_attributes_from_name("search_vector")
 
-    function = "to_tsvector"
-    template = f"%(function)s('{SEARCH_CONFIG}'::regconfig, %(expressions)s)"
-    output_field = SearchVectorField()
+
+class StoredDocument(Expression):
+    """The message's stored tsvector, the column `search_vector` (PostgreSQL only, migration
+    0006: to_tsvector('english', content), generated). The GIN index is on it, and neither
+    the match nor the rank re-parses the text. It is not a model field (SQLite has no such
+    column), so it resolves to the column of the query's message table by name."""
+
+    output_field = _SEARCH_VECTOR
+
+    def resolve_expression(
+        self, query=None, allow_joins=True, reuse=None, summarize=False, for_save=False
+    ):
+        return Col(query.get_initial_alias(), _SEARCH_VECTOR)
 
 
 class EqualsAnyOf(Expression):
     """`column = ANY(ARRAY(subquery))` (PostgreSQL). The subquery runs once, before the scan
     (an InitPlan), so the planner intersects one full-text index scan with the (conversation,
-    seq) index for all the ids at once. Written as a join or as IN (subquery), the user's
+    seq) index for all the ids at once. Written as a join or as IN (subquery), a user's few
     conversations drive a nested loop that repeats the full-text index scan for each of them:
-    several times slower for a common word (docs/search.md)."""
+    several times slower for a common word (docs/search.md). The planner does not know how
+    many ids the array holds (it assumes 10), which suits a user in few conversations only."""
 
     output_field = BooleanField()
 
@@ -166,30 +187,90 @@ def _after(fields: tuple[str, ...], values: tuple) -> Q:
     return condition
 
 
-def _readable_messages(user: AbstractBaseUser, *, full_text: bool) -> QuerySet[Message]:
-    """Messages neither deleted nor hidden (the GIN index's own WHERE clause), in live
-    conversations `user` takes part in now."""
-    conversation_ids = (
+def _live_conversation_ids(user: AbstractBaseUser) -> QuerySet[Participant]:
+    """The ids of the live conversations `user` takes part in now."""
+    return (
         Participant.objects.filter(
             user=user, left_at__isnull=True, conversation__deleted_at__isnull=True
         )
         .order_by()
         .values("conversation_id")
     )
-    messages = Message.objects.filter(deleted_at__isnull=True, hidden_at__isnull=True)
-    if full_text:
-        return messages.filter(EqualsAnyOf(F("conversation_id"), Subquery(conversation_ids)))
-    return messages.filter(conversation_id__in=conversation_ids)
 
 
-def _full_text(messages: QuerySet[Message], text: str) -> QuerySet[Message]:
+def _readable_messages(user: AbstractBaseUser) -> QuerySet[Message]:
+    """Messages neither deleted nor hidden, in live conversations `user` takes part in now
+    (the SQLite search)."""
+    return Message.objects.filter(
+        deleted_at__isnull=True,
+        hidden_at__isnull=True,
+        conversation_id__in=_live_conversation_ids(user),
+    )
+
+
+def _newest_matches(
+    user: AbstractBaseUser, query: SearchQuery, scope: uuid.UUID | None
+) -> QuerySet[Message]:
+    """The ids of the newest SEARCH_CANDIDATES messages `user` may read that match `query`
+    (PostgreSQL): neither deleted nor hidden (the GIN index's own WHERE clause), in the
+    user's live conversations, or in `scope` only. Ordered by (created_at, id), so the same
+    messages whichever plan finds them.
+
+    Over all the user's conversations, two forms of one query under UNION ALL; a one-time
+    filter on the user's number of conversations runs exactly one of them (docs/search.md):
+
+    - many conversations: `conversation_id IN (…)`, a semi-join whose estimate knows the
+      user's share of the messages, so the planner walks the messages newest first
+      (message_created_at), checks `@@` on the stored vector and stops at the bound, or for
+      a rare word scans the GIN index;
+    - few: `conversation_id = ANY(ARRAY(…))`, one GIN scan ANDed with the (conversation,
+      seq) index, then the newest of the matches.
+
+    In one conversation (already checked to be the user's): the semi-join form alone, priced
+    with that conversation's own statistics (the walk newest first, or the GIN index ANDed
+    with the (conversation, seq) index)."""
+    matches = (
+        Message.objects.filter(deleted_at__isnull=True, hidden_at__isnull=True)
+        .alias(document=StoredDocument())
+        .filter(document=query)
+    )
+    conversation_ids = _live_conversation_ids(user)
+    newest = ("-created_at", "-id")
+    if scope is not None:
+        return (
+            matches.filter(conversation_id=scope, conversation_id__in=conversation_ids)
+            .order_by(*newest)
+            .values("pk")[:SEARCH_CANDIDATES]
+        )
+    # In many conversations: is there a WALK_MIN_CONVERSATIONS-th participation (EXISTS …
+    # OFFSET n - 1)? It reads at most that many index entries, once (an InitPlan).
+    many = Exists(
+        Participant.objects.filter(user=user, left_at__isnull=True)[
+            WALK_MIN_CONVERSATIONS - 1 : WALK_MIN_CONVERSATIONS
+        ]
+    )
+    walk = (
+        matches.filter(many, conversation_id__in=conversation_ids)
+        .order_by(*newest)
+        .values("pk")[:SEARCH_CANDIDATES]
+    )
+    intersect = (
+        matches.filter(~many, EqualsAnyOf(F("conversation_id"), Subquery(conversation_ids)))
+        .order_by(*newest)
+        .values("pk")[:SEARCH_CANDIDATES]
+    )
+    return walk.union(intersect, all=True)
+
+
+def _full_text(user: AbstractBaseUser, text: str, scope: uuid.UUID | None) -> QuerySet[Message]:
+    """The newest matches (_newest_matches), each with its rank and headline: ranked on the
+    stored vector, ts_rank_cd for at most SEARCH_CANDIDATES rows; the headline is computed
+    for the rows of the page only (the plan evaluates it above the Sort and Limit)."""
     query = SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
     # float8, not ts_rank_cd's float4: the rank goes into the cursor and must come back
     # exactly equal for the keyset comparison.
     rank = Cast(
-        SearchRank(
-            EnglishDocument("content"), query, cover_density=True, normalization=RANK_NORMALIZATION
-        ),
+        SearchRank(StoredDocument(), query, cover_density=True, normalization=RANK_NORMALIZATION),
         FloatField(),
     )
     headline = SearchHeadline(
@@ -203,10 +284,8 @@ def _full_text(messages: QuerySet[Message], text: str) -> QuerySet[Message]:
         max_fragments=2,
         fragment_delimiter=f" {ELLIPSIS} ",
     )
-    return (
-        messages.alias(document=EnglishDocument("content"))
-        .filter(document=query)
-        .annotate(rank=rank, headline=headline)
+    return Message.objects.filter(pk__in=_newest_matches(user, query, scope)).annotate(
+        rank=rank, headline=headline
     )
 
 
@@ -266,29 +345,32 @@ def message_search(
     cursor: str | None = None,
     limit: int = DEFAULT_PAGE_SIZE,
 ) -> SearchPage:
-    """Messages `user` may read that match `text`, best first (PostgreSQL) or newest first
-    (SQLite), optionally in one conversation (NotFound if the user cannot see it).
+    """Messages `user` may read that match `text`, best first among the newest
+    SEARCH_CANDIDATES matches (PostgreSQL) or newest first (SQLite), optionally in one
+    conversation (NotFound if the user cannot see it).
 
     One query (two with `conversation_id`, which is checked first): the readable messages
-    of the user's conversations, matched, ordered by the keyset and cut to limit + 1 rows;
-    ts_headline runs on those rows only."""
+    of the user's conversations, matched (on PostgreSQL: the newest SEARCH_CANDIDATES of
+    them, ranked), ordered by the keyset and cut to limit + 1 rows; ts_headline runs on
+    those rows only."""
     limit = _check_limit(limit)
     text = clean_search_text(text)
     if not user.is_authenticated:
         return SearchPage(items=[], has_more=False, next_cursor=None)
     ranked = _uses_full_text()
-    messages = _readable_messages(user, full_text=ranked)
     scope = None
     if conversation_id is not None and conversation_id != "":
         if _as_uuid(conversation_id) is None:
             raise InvalidInput("conversation_id", "conversation_id must be a UUID.")
         scope = conversation_get_for_user(user=user, conversation_id=conversation_id).pk
-        messages = messages.filter(conversation_id=scope)
 
     if ranked:
-        messages = _full_text(messages, text)
+        messages = _full_text(user, text, scope)
         order = ("rank", "created_at", "id")
     else:
+        messages = _readable_messages(user)
+        if scope is not None:
+            messages = messages.filter(conversation_id=scope)
         messages = _substring(messages, text)
         order = ("created_at", "id")
     kind = _cursor_kind(text, scope)

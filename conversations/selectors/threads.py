@@ -123,10 +123,13 @@ def conversation_list_for_user(
         ) | participations.filter(conversation__last_activity_at=activity, conversation__id__lt=pk)
     participations = participations.annotate(
         last_message_id=Subquery(
+            # order_by(): no Meta.ordering join and sort for a lookup of one row.
             Message.objects.filter(
                 conversation=OuterRef("conversation_id"),
                 seq=OuterRef("conversation__message_count"),
-            ).values("id")[:1]
+            )
+            .order_by()
+            .values("id")[:1]
         )
     ).order_by("-conversation__last_activity_at", "-conversation__id")
     rows = list(participations[: limit + 1])

@@ -20,9 +20,16 @@
     return fetch(path, { credentials: "same-origin", ...options, headers });
   }
 
+  // Code blocks scroll sideways when their lines are long: make them reachable from the
+  // keyboard (tool parts get tabindex in the template; rendered markdown does not).
+  function focusableCode(root) {
+    $$(".md pre:not([tabindex])", root).forEach((pre) => { pre.tabIndex = 0; });
+  }
+
   function fragment(html) {
     const template = document.createElement("template");
     template.innerHTML = html;
+    focusableCode(template.content);
     return template.content;
   }
 
@@ -31,43 +38,48 @@
   function setupTheme() {
     const form = $(".theme-form");
     if (!form) return;
+    const root = document.documentElement;
+    const button = $("[data-theme-toggle]", form);
+    const isDark = () => (root.dataset.theme
+      ? root.dataset.theme === "dark"
+      : window.matchMedia("(prefers-color-scheme: dark)").matches);
+    // The button offers the other theme than the one shown: with no theme chosen, the page
+    // follows the system, which only the browser knows.
+    function label() {
+      const dark = isDark();
+      button.setAttribute("aria-label", `Switch to ${dark ? "light" : "dark"} mode`);
+      button.querySelector("span").textContent = dark ? "☀" : "☾";
+      $("input[name=theme]", form).value = dark ? "light" : "dark";
+    }
+    label();
+    window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", label);
     form.addEventListener("submit", (event) => {
       event.preventDefault();
-      const root = document.documentElement;
-      const dark = root.dataset.theme
-        ? root.dataset.theme === "dark"
-        : window.matchMedia("(prefers-color-scheme: dark)").matches;
-      const next = dark ? "light" : "dark";
+      const next = isDark() ? "light" : "dark";
       root.dataset.theme = next;
       const secure = location.protocol === "https:" ? "; secure" : "";
       document.cookie = `theme=${next}; path=/; max-age=31536000; samesite=lax${secure}`;
-      const button = $("[data-theme-toggle]", form);
-      button.setAttribute("aria-label", `Switch to ${dark ? "dark" : "light"} mode`);
-      button.querySelector("span").textContent = next === "dark" ? "☀" : "☾";
-      $("input[name=theme]", form).value = dark ? "dark" : "light";
+      label();
     });
   }
 
   function setupDrawer() {
+    // Open or close the drawer (a phone); the ☰ button's aria-expanded and the focus follow.
+    function setDrawer(open) {
+      document.body.classList.toggle("drawer-open", open);
+      $$(".menu-button").forEach((button) => button.setAttribute("aria-expanded", String(open)));
+      const target = open ? $("#sidebar a, #sidebar summary") : $(".menu-button");
+      if (target) target.focus();
+    }
     $$("[data-drawer-toggle]").forEach((toggle) => {
       toggle.addEventListener("click", (event) => {
         event.preventDefault();
-        const open = document.body.classList.toggle("drawer-open");
-        $$(".menu-button").forEach((button) => button.setAttribute("aria-expanded", String(open)));
-        if (open) {
-          const first = $("#sidebar a, #sidebar summary");
-          if (first) first.focus();
-        } else {
-          const menu = $(".menu-button");
-          if (menu) menu.focus();
-        }
+        setDrawer(!document.body.classList.contains("drawer-open"));
       });
     });
     document.addEventListener("keydown", (event) => {
       if (event.key === "Escape" && document.body.classList.contains("drawer-open")) {
-        document.body.classList.remove("drawer-open");
-        const menu = $(".menu-button");
-        if (menu) menu.focus();
+        setDrawer(false);
       }
     });
   }
@@ -115,6 +127,9 @@
       $$(".message[data-seq]", rows).forEach((row) => {
         const existing = $(`.message[data-seq="${row.dataset.seq}"]`, list);
         if (existing) {
+          // The reply streaming into this page keeps its row; the saved one replaces it at
+          // the end (a live event for it can arrive while it streams).
+          if (streamingMessageId && existing.dataset.messageId === streamingMessageId) return;
           existing.replaceWith(row);
         } else {
           const newer = $$(".message[data-seq]", list).find((m) => Number(m.dataset.seq) > Number(row.dataset.seq));
@@ -319,7 +334,8 @@
           if (data.message_id === streamingMessageId) return;
           const row = $(`.message[data-message-id="${data.message_id}"]`, list);
           const body = row && $(".streaming-text", row);
-          if (body) body.append(data.text); else loadAfter(lastSeq());
+          if (body) body.append(data.text);
+          else if (!row) loadAfter(lastSeq()); // once: the next deltas find the row
           return;
         }
         if (event.startsWith("message.")) {
@@ -354,6 +370,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", () => {
+    focusableCode(document);
     setupTheme();
     setupDrawer();
     const thread = setupThread();

@@ -1,5 +1,6 @@
-"""The search and usage selectors below the API: the query PostgreSQL runs (and that it can
-use the full-text index), input cleaning, keyset ties, and the usage date range."""
+"""The search and usage selectors below the API: the query PostgreSQL runs (that it can use
+the full-text index on the stored vector, and ranks only the newest matches), input
+cleaning, keyset ties, and the usage date range."""
 
 from datetime import UTC, date, datetime, timedelta
 
@@ -7,10 +8,12 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from conversations import selectors
+from conversations import selectors, services
 from conversations.exceptions import InvalidInput
 from conversations.models import Message
+from conversations.selectors import search as search_module
 
 pytestmark = pytest.mark.django_db
 
@@ -33,22 +36,128 @@ def explain(sql: str) -> str:
         return "\n".join(row[0] for row in cursor.fetchall())
 
 
+# The two forms of the candidate query (conversations/selectors/search.py): the walk newest
+# first for a user in many conversations, the index intersection for one in few.
+BOTH_FORMS = pytest.mark.parametrize(
+    "walk_min_conversations", [1, 10**9], ids=["walk newest first", "intersect"]
+)
+
+
+def add_filler(conversation, sender, count):
+    """`count` older messages of everyday words in `conversation`, in one INSERT: enough
+    rows for the planner to choose between the indexes as it would on a real table."""
+    older = timezone.now() - timedelta(days=1)
+    Message.objects.bulk_create(
+        Message(
+            conversation=conversation,
+            seq=100_000 + number,
+            role="user",
+            sender=sender,
+            content=f"ordinary message {number}",
+            created_at=older + timedelta(seconds=number),
+        )
+        for number in range(count)
+    )
+
+
 @pytest.mark.postgres_only
-def test_search_query_can_use_the_full_text_index(alice, bob, group, post):
-    for number in range(60):
-        post(group, f"ordinary message {number}", sender=bob if number % 2 else alice)
+@BOTH_FORMS
+def test_search_query_can_use_the_full_text_index(
+    alice, bob, group, post, monkeypatch, walk_min_conversations
+):
+    """A rare word is found through the GIN index on the stored vector, in both forms: the
+    query matches the column (not to_tsvector(content)) and implies the index's WHERE."""
+    monkeypatch.setattr(search_module, "WALK_MIN_CONVERSATIONS", walk_min_conversations)
+    add_filler(group, bob, 2000)
     post(group, "a trip to zanzibar")
     post(group, "zanzibar again")
 
     first_page = search_sql(user=alice, text="zanzibar", limit=1)
-    cursor = selectors.message_search(user=alice, text="zanzibar", limit=1).next_cursor
-    second_page = search_sql(user=alice, text="zanzibar", limit=1, cursor=cursor)
+    page = selectors.message_search(user=alice, text="zanzibar", limit=1)
+    second_page = search_sql(user=alice, text="zanzibar", limit=1, cursor=page.next_cursor)
 
     for sql in (first_page, second_page):
-        # The index expression, spelled as migration 0002 spells it (no COALESCE).
-        assert 'to_tsvector(\'english\'::regconfig, "conversations_message"."content") @@' in sql
+        # The stored vector (migration 0006), matched and ranked: no text is parsed again.
+        assert '"search_vector" @@' in sql
+        assert 'ts_rank_cd("conversations_message"."search_vector"' in sql
+        assert "to_tsvector" not in sql
         plan = explain(sql)
-        assert "Bitmap Index Scan on message_content_fts" in plan, plan
+        assert "Bitmap Index Scan on message_search_vector" in plan, plan
+    assert [hit.message.content for hit in page.items] == ["zanzibar again"]
+
+
+@pytest.mark.postgres_only
+def test_common_word_walks_the_newest_messages_first(alice, bob, group, post, monkeypatch):
+    """For a user in many conversations and a word in most messages, the candidates come
+    from walking the messages newest first, which stops after SEARCH_CANDIDATES matches."""
+    monkeypatch.setattr(search_module, "WALK_MIN_CONVERSATIONS", 1)
+    monkeypatch.setattr(search_module, "SEARCH_CANDIDATES", 100)
+    add_filler(group, bob, 2000)
+
+    plan = explain(search_sql(user=alice, text="ordinary", limit=5))
+
+    assert "Index Scan Backward using message_created_at" in plan, plan
+
+
+def forms_run(sql: str) -> int:
+    """How many of the query's forms ran: each sits under a one-time filter, and the scan
+    below the filter of a form not taken is never executed."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + sql)
+        plan = [row[0] for row in cursor.fetchall()]
+    below_filters = [
+        plan[number + 1] for number, line in enumerate(plan) if "One-Time Filter" in line
+    ]
+    assert len(below_filters) == 2, "\n".join(plan)
+    return sum("never executed" not in line for line in below_filters)
+
+
+@pytest.mark.postgres_only
+@BOTH_FORMS
+def test_only_the_newest_matches_are_ranked(
+    alice, bob, charlie, team, group, post, monkeypatch, walk_min_conversations
+):
+    """SEARCH_CANDIDATES bounds the ranking: the newest matches the user may read, then the
+    best of those first. Older matches are not found, even when they would rank higher, and
+    matches the user may not read take no place among the candidates."""
+    monkeypatch.setattr(search_module, "SEARCH_CANDIDATES", 3)
+    monkeypatch.setattr(search_module, "WALK_MIN_CONVERSATIONS", walk_min_conversations)
+    best_but_old = [post(group, "alpha alpha alpha"), post(group, "alpha alpha")]
+    newest = [
+        post(group, "alpha " + " ".join(["beta"] * words), sender=bob) for words in (30, 3, 10)
+    ]
+    # Newer still, but not readable by alice: hidden, deleted, or in charlie's conversation.
+    hidden = post(group, "alpha hidden")
+    Message.objects.filter(pk=hidden.pk).update(hidden_at=timezone.now())
+    services.message_delete(message=post(group, "alpha deleted"), actor=alice)
+    own, _ = services.conversation_create(creator=charlie, kind="assistant", workspace=team)
+    post(own, "alpha alpha alpha alpha", sender=charlie)
+
+    page = selectors.message_search(user=alice, text="alpha", limit=10)
+    assert forms_run(search_sql(user=alice, text="alpha", limit=10)) == 1
+
+    short, middle, long = newest[1], newest[2], newest[0]
+    assert [hit.message.pk for hit in page.items] == [short.pk, middle.pk, long.pk]
+    assert page.items[0].rank > page.items[1].rank > page.items[2].rank
+    assert not {message.pk for message in best_but_old} & {hit.message.pk for hit in page.items}
+    assert (page.has_more, page.next_cursor) == (False, None)
+
+    # The pages go through the same candidates, each once.
+    seen, cursor = [], None
+    for _ in range(3):
+        page = selectors.message_search(user=alice, text="alpha", limit=2, cursor=cursor)
+        seen += [hit.message.pk for hit in page.items]
+        cursor = page.next_cursor
+        if not page.has_more:
+            break
+    assert seen == [short.pk, middle.pk, long.pk]
+
+    # Within one conversation the bound holds the same way; a rare word finds all its
+    # matches (fewer than the bound).
+    in_group = selectors.message_search(user=alice, text="alpha", conversation_id=group.pk)
+    assert [hit.message.pk for hit in in_group.items] == [short.pk, middle.pk, long.pk]
+    charlies = selectors.message_search(user=charlie, text="alpha")
+    assert len(charlies.items) == 1
 
 
 @pytest.mark.postgres_only
