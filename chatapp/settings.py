@@ -55,7 +55,10 @@ def _secret_key() -> str:
     key = env_str("SECRET_KEY")
     if key:
         return key
-    if not DEBUG:
+    # Management commands other than runserver (migrate, makemigrations, purge_deleted…)
+    # sign nothing a user holds: manage.py lets them use the development key. A server
+    # (uvicorn, runserver) with DEBUG off must be given SECRET_KEY.
+    if not DEBUG and not env_bool("CHATAPP_MANAGEMENT_COMMAND", False):
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
     # A development key, made once and kept so that sessions survive restarts.
     key_file = DATA_DIR / "dev_secret_key"
