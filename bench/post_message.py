@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
+import report  # bench/report.py (the script's own folder is on sys.path)
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -318,23 +319,7 @@ match the messages, idempotent retries) over the cheapest possible write of the 
 
 
 def write_section(path: Path, text: str) -> None:
-    """Replace this benchmark's section of the file, or add it; other sections stay."""
-    if path.exists():
-        current = path.read_text()
-    else:
-        current = (
-            "# Benchmarks\n\n"
-            "Measured on PostgreSQL, each against a baseline in the same run. Every "
-            "section is written by the script it names under `bench/`; see bench/README.md.\n"
-        )
-    if SECTION_START in current and SECTION_END in current:
-        before = current[: current.index(SECTION_START)]
-        after = current[current.index(SECTION_END) + len(SECTION_END) :].lstrip("\n")
-        updated = before + text + ("\n" + after if after else "")
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(updated)
+    report.write_section(path, text, start=SECTION_START, end=SECTION_END)
 
 
 def main() -> None:

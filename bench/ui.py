@@ -58,6 +58,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+import report  # bench/report.py (the script's own folder is on sys.path)
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from seed import WORD_WEIGHTS, WORDS
@@ -846,16 +847,7 @@ Python {platform.python_version()}; load average {run.load[0]:.2f} before the ru
 
 
 def write_section(path: Path, text: str) -> None:
-    """Replace this benchmark's section of the file, or add it; other sections stay."""
-    current = path.read_text() if path.exists() else "# Benchmarks\n"
-    if SECTION_START in current and SECTION_END in current:
-        before = current[: current.index(SECTION_START)]
-        after = current[current.index(SECTION_END) + len(SECTION_END) :].lstrip("\n")
-        updated = before + text + ("\n" + after if after else "")
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(updated)
+    report.write_section(path, text, start=SECTION_START, end=SECTION_END)
 
 
 def main() -> None:
