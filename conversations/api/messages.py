@@ -35,7 +35,7 @@ class MessagePageQuery(Schema):
 )
 def list_messages(request: HttpRequest, conversation_id: uuid.UUID, query: Query[MessagePageQuery]):
     """A page of the thread in ascending seq: the newest page, or around `before`/`after`."""
-    return selectors.message_page(
+    return selectors.message_page_rows(
         user=request.auth,
         conversation_id=conversation_id,
         before=query.before,

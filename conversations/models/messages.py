@@ -34,7 +34,40 @@ class MessageErrorType(models.TextChoices):
     INTERRUPTED = "interrupted", "Interrupted"
 
 
-class Message(TimestampedModel):
+class MessageVisibility:
+    """What participants may see of a message, for the model and for the plain rows a page
+    of the API is read into (selectors.threads.MessageRow). Needs deleted_at, hidden_at,
+    content, and the parts as parts_list or, on a model instance, through the database."""
+
+    @property
+    def is_visible(self) -> bool:
+        """False when its author deleted it or a moderator hid it: it keeps its place only."""
+        return self.deleted_at is None and self.hidden_at is None
+
+    @property
+    def visible_content(self) -> str:
+        """What participants may read: nothing of a deleted or hidden message."""
+        return self.content if self.is_visible else ""
+
+    @property
+    def visible_parts(self) -> list:
+        """Its parts in order, none of a deleted or hidden one. A page of messages comes
+        with them read already (as parts_list, set by the selectors)."""
+        if not self.is_visible:
+            return []
+        parts = getattr(self, "parts_list", None)
+        return parts if parts is not None else list(self.parts.order_by("index"))
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    @property
+    def is_hidden(self) -> bool:
+        return self.hidden_at is not None
+
+
+class Message(MessageVisibility, TimestampedModel):
     Role = MessageRole
     Status = MessageStatus
     ErrorType = MessageErrorType
@@ -137,13 +170,3 @@ class Message(TimestampedModel):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.role} in {self.conversation_id}"
-
-    @property
-    def is_visible(self) -> bool:
-        """False when its author deleted it or a moderator hid it: it keeps its place only."""
-        return self.deleted_at is None and self.hidden_at is None
-
-    @property
-    def visible_content(self) -> str:
-        """What participants may read: nothing of a deleted or hidden message."""
-        return self.content if self.is_visible else ""

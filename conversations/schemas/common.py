@@ -4,6 +4,7 @@ import uuid
 from typing import Any
 
 from ninja import Schema
+from pydantic import BaseModel, ConfigDict
 
 
 class ErrorBody(Schema):
@@ -18,7 +19,17 @@ class ErrorOut(Schema):
     error: ErrorBody
 
 
-class UserRefOut(Schema):
+class OutModel(BaseModel):
+    """An answer schema that pydantic reads straight from attributes. ninja's Schema wraps
+    every object of every nested schema in a DjangoGetter (for its resolve_* methods), which
+    on a page of 50 messages costs ten times the validation itself (docs/benchmarks.md); the
+    schemas of long lists derive from this instead and take their values from properties
+    and aliases."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class UserRefOut(OutModel):
     id: uuid.UUID
     username: str
     display_name: str

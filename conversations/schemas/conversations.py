@@ -9,7 +9,7 @@ from pydantic import ConfigDict, Field
 
 from conversations.models import TITLE_MAX_LENGTH
 
-from .common import UserRefOut
+from .common import OutModel, UserRefOut
 
 
 class WorkspaceOut(Schema):
@@ -42,13 +42,13 @@ class WorkspaceListOut(Schema):
     has_more: bool
 
 
-class AgentRefOut(Schema):
+class AgentRefOut(OutModel):
     id: uuid.UUID
     name: str
     slug: str
 
 
-class LastMessageOut(Schema):
+class LastMessageOut(OutModel):
     id: uuid.UUID
     seq: int
     role: str
@@ -56,12 +56,8 @@ class LastMessageOut(Schema):
     excerpt: str = Field(description="The first 200 characters; empty if deleted or hidden.")
     created_at: datetime
 
-    @staticmethod
-    def resolve_excerpt(message) -> str:
-        return message.excerpt if message.is_visible else ""
 
-
-class ConversationListItemOut(Schema):
+class ConversationListItemOut(OutModel):
     id: uuid.UUID
     kind: str
     title: str
@@ -73,40 +69,8 @@ class ConversationListItemOut(Schema):
     unread_count: int
     last_message: LastMessageOut | None
 
-    @staticmethod
-    def resolve_id(item) -> uuid.UUID:
-        return item.conversation.id
 
-    @staticmethod
-    def resolve_kind(item) -> str:
-        return item.conversation.kind
-
-    @staticmethod
-    def resolve_title(item) -> str:
-        return item.conversation.title
-
-    @staticmethod
-    def resolve_agent(item):
-        return item.conversation.agent
-
-    @staticmethod
-    def resolve_status(item) -> str:
-        return item.conversation.status
-
-    @staticmethod
-    def resolve_pinned_at(item):
-        return item.participant.pinned_at
-
-    @staticmethod
-    def resolve_archived_at(item):
-        return item.participant.archived_at
-
-    @staticmethod
-    def resolve_last_activity_at(item):
-        return item.conversation.last_activity_at
-
-
-class ConversationListOut(Schema):
+class ConversationListOut(OutModel):
     items: list[ConversationListItemOut]
     next_cursor: str | None
     has_more: bool

@@ -9,10 +9,10 @@ from pydantic import ConfigDict, Field
 
 from conversations.models import CLIENT_MESSAGE_ID_MAX_LENGTH, CONTENT_MAX_LENGTH
 
-from .common import UserRefOut
+from .common import OutModel, UserRefOut
 
 
-class MessagePartOut(Schema):
+class MessagePartOut(OutModel):
     index: int
     step_index: int
     type: str
@@ -22,14 +22,15 @@ class MessagePartOut(Schema):
     tool_duration_ms: int | None
 
 
-class MessageOut(Schema):
+class MessageOut(OutModel):
     id: uuid.UUID
     conversation_id: uuid.UUID
     seq: int
     role: str
     status: str
     sender: UserRefOut | None
-    content: str
+    # Nothing of a deleted or hidden message: its content is "" and it has no parts.
+    content: str = Field(validation_alias="visible_content")
     model: str
     client_message_id: str | None
     reply_to_id: uuid.UUID | None
@@ -38,23 +39,7 @@ class MessageOut(Schema):
     edited_at: datetime | None
     is_deleted: bool
     is_hidden: bool
-    parts: list[MessagePartOut]
-
-    @staticmethod
-    def resolve_content(message) -> str:
-        return message.visible_content
-
-    @staticmethod
-    def resolve_is_deleted(message) -> bool:
-        return message.deleted_at is not None
-
-    @staticmethod
-    def resolve_is_hidden(message) -> bool:
-        return message.hidden_at is not None
-
-    @staticmethod
-    def resolve_parts(message) -> list:
-        return list(message.parts.all()) if message.is_visible else []
+    parts: list[MessagePartOut] = Field(validation_alias="visible_parts")
 
 
 class MessageIn(Schema):
@@ -66,7 +51,7 @@ class MessageIn(Schema):
     meta: dict[str, Any] | None = None
 
 
-class MessagePageOut(Schema):
+class MessagePageOut(OutModel):
     items: list[MessageOut]
     has_more_before: bool
     has_more_after: bool

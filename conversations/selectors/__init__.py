@@ -16,6 +16,7 @@ from .threads import (
     conversation_list_for_user,
     message_get_for_user,
     message_page,
+    message_page_rows,
     messages_with_parts,
     user_can_see_conversation,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "conversation_list_for_user",
     "message_get_for_user",
     "message_page",
+    "message_page_rows",
     "message_search",
     "messages_with_parts",
     "usage_report",

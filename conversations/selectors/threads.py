@@ -1,16 +1,17 @@
 """Reads of conversations and threads: one conversation, the sidebar, a page of messages."""
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import OuterRef, Prefetch, Subquery
+from django.db.models import Exists, F, FilteredRelation, OuterRef, Prefetch, Q
 from django.db.models.functions import Substr
 
 from conversations.exceptions import InvalidInput, NotFound
 from conversations.models import Conversation, Message, MessagePart, Participant
+from conversations.models.messages import MessageVisibility
 
 EXCERPT_LENGTH = 200
 DEFAULT_PAGE_SIZE = 50
@@ -40,11 +41,15 @@ def conversation_get_for_user(
     pk = _as_uuid(conversation_id)
     if pk is None or not user.is_authenticated:
         raise NotFound("No such conversation.")
-    conversations = Conversation.objects.deleted() if deleted else Conversation.objects.alive()
     participant = (
-        Participant.objects.filter(user=user, left_at__isnull=True, conversation_id=pk)
-        .filter(conversation__in=conversations)
+        Participant.objects.filter(
+            user=user,
+            left_at__isnull=True,
+            conversation_id=pk,
+            conversation__deleted_at__isnull=not deleted,
+        )
         .select_related("conversation", "conversation__agent", "conversation__workspace")
+        .order_by()
         .first()
     )
     if participant is None:
@@ -64,15 +69,55 @@ def user_can_see_conversation(*, user: AbstractBaseUser, conversation_id: Any) -
 # --- the sidebar ------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
+class UserRef:
+    id: uuid.UUID
+    username: str
+    display_name: str
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.username
+
+
+@dataclass(slots=True)
+class AgentRef:
+    id: uuid.UUID
+    name: str
+    slug: str
+
+
+@dataclass(slots=True)
+class LastMessage:
+    id: uuid.UUID
+    seq: int
+    role: str
+    sender: UserRef | None
+    is_visible: bool
+    excerpt: str  # empty when the message is deleted or hidden
+    created_at: datetime
+
+
+@dataclass(slots=True)
 class ConversationListItem:
-    conversation: Conversation
-    participant: Participant
-    last_message: Message | None
+    """One sidebar row: the conversation, the caller's own view of it and its last message,
+    as plain values (no model instances: a page of them is read in one query)."""
+
+    id: uuid.UUID
+    kind: str
+    title: str
+    agent: AgentRef | None
+    status: str
+    last_activity_at: datetime
+    message_count: int
+    pinned_at: datetime | None
+    archived_at: datetime | None
+    last_read_seq: int
+    last_message: LastMessage | None
 
     @property
     def unread_count(self) -> int:
-        return max(self.conversation.message_count - self.participant.last_read_seq, 0)
+        return max(self.message_count - self.last_read_seq, 0)
 
 
 @dataclass
@@ -81,6 +126,70 @@ class ConversationListPage:
     has_more: bool
     # The keyset (last_activity_at, id) to pass as `after` for the next page.
     next_key: tuple[datetime, uuid.UUID] | None
+
+
+# The columns of a sidebar row, from the participation, its conversation, the conversation's
+# agent and its last message ("last": the message whose seq is the message_count).
+_LIST_COLUMNS = (
+    "conversation_id",
+    "conversation__kind",
+    "conversation__title",
+    "conversation__status",
+    "conversation__last_activity_at",
+    "conversation__message_count",
+    "conversation__agent__id",
+    "conversation__agent__name",
+    "conversation__agent__slug",
+    "pinned_at",
+    "archived_at",
+    "last_read_seq",
+    "last__id",
+    "last__seq",
+    "last__role",
+    "last__created_at",
+    "last__deleted_at",
+    "last__hidden_at",
+    "last__sender__id",
+    "last__sender__username",
+    "last__sender__display_name",
+    "last_excerpt",
+)
+
+
+def _list_item(row: dict) -> ConversationListItem:
+    last_message = None
+    if row["last__id"] is not None:
+        visible = row["last__deleted_at"] is None and row["last__hidden_at"] is None
+        sender_id = row["last__sender__id"]
+        last_message = LastMessage(
+            id=row["last__id"],
+            seq=row["last__seq"],
+            role=row["last__role"],
+            sender=UserRef(
+                sender_id, row["last__sender__username"], row["last__sender__display_name"]
+            )
+            if sender_id
+            else None,
+            is_visible=visible,
+            excerpt=row["last_excerpt"] if visible else "",
+            created_at=row["last__created_at"],
+        )
+    agent_id = row["conversation__agent__id"]
+    return ConversationListItem(
+        id=row["conversation_id"],
+        kind=row["conversation__kind"],
+        title=row["conversation__title"],
+        agent=AgentRef(agent_id, row["conversation__agent__name"], row["conversation__agent__slug"])
+        if agent_id
+        else None,
+        status=row["conversation__status"],
+        last_activity_at=row["conversation__last_activity_at"],
+        message_count=row["conversation__message_count"],
+        pinned_at=row["pinned_at"],
+        archived_at=row["archived_at"],
+        last_read_seq=row["last_read_seq"],
+        last_message=last_message,
+    )
 
 
 def conversation_list_for_user(
@@ -96,12 +205,11 @@ def conversation_list_for_user(
     limit: int = DEFAULT_PAGE_SIZE,
 ) -> ConversationListPage:
     """The user's conversations by last activity, newest first, with unread counts and the
-    last message. Two queries whatever the page size: the participations joined to their
-    conversations, then the last messages."""
+    last message. One query whatever the page size: the participations joined to their
+    conversations, agents and last messages, read as plain values (building model instances
+    and serialising them cost several times the query itself: docs/benchmarks.md)."""
     limit = _check_limit(limit)
-    participations = Participant.objects.filter(user=user, left_at__isnull=True).select_related(
-        "conversation", "conversation__agent"
-    )
+    participations = Participant.objects.filter(user=user, left_at__isnull=True)
     if deleted:
         participations = participations.filter(conversation__deleted_at__isnull=False)
     else:
@@ -119,61 +227,24 @@ def conversation_list_for_user(
     if after is not None:
         activity, pk = after
         participations = participations.filter(
-            conversation__last_activity_at__lt=activity
-        ) | participations.filter(conversation__last_activity_at=activity, conversation__id__lt=pk)
-    participations = participations.annotate(
-        last_message_id=Subquery(
-            # order_by(): no Meta.ordering join and sort for a lookup of one row.
-            Message.objects.filter(
-                conversation=OuterRef("conversation_id"),
-                seq=OuterRef("conversation__message_count"),
-            )
-            .order_by()
-            .values("id")[:1]
+            Q(conversation__last_activity_at__lt=activity)
+            | Q(conversation__last_activity_at=activity, conversation_id__lt=pk)
         )
-    ).order_by("-conversation__last_activity_at", "-conversation__id")
-    rows = list(participations[: limit + 1])
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-
-    last_messages = (
-        {
-            message.pk: message
-            for message in Message.objects.filter(
-                pk__in=[row.last_message_id for row in rows if row.last_message_id]
-            )
-            .select_related("sender")
-            .only(
-                "id",
-                "conversation_id",
-                "seq",
-                "role",
-                "status",
-                "created_at",
-                "deleted_at",
-                "hidden_at",
-                "sender__id",
-                "sender__username",
-                "sender__display_name",
-            )
-            .annotate(excerpt=Substr("content", 1, EXCERPT_LENGTH))
-        }
-        if rows
-        else {}
+    rows = list(
+        participations.annotate(
+            # seq has no gaps, so the last message is the one whose seq is the count.
+            last=FilteredRelation(
+                "conversation__messages",
+                condition=Q(conversation__messages__seq=F("conversation__message_count")),
+            ),
+            last_excerpt=Substr("last__content", 1, EXCERPT_LENGTH),
+        )
+        .order_by("-conversation__last_activity_at", "-conversation_id")
+        .values(*_LIST_COLUMNS)[: limit + 1]
     )
-
-    items = [
-        ConversationListItem(
-            conversation=row.conversation,
-            participant=row,
-            last_message=last_messages.get(row.last_message_id),
-        )
-        for row in rows
-    ]
-    next_key = None
-    if has_more and rows:
-        last = rows[-1].conversation
-        next_key = (last.last_activity_at, last.pk)
+    has_more = len(rows) > limit
+    items = [_list_item(row) for row in rows[:limit]]
+    next_key = (items[-1].last_activity_at, items[-1].id) if has_more else None
     return ConversationListPage(items=items, has_more=has_more, next_key=next_key)
 
 
@@ -182,8 +253,8 @@ def conversation_list_for_user(
 
 @dataclass
 class MessagePage:
-    conversation: Conversation
-    items: list[Message]  # ascending seq
+    conversation: Conversation | None
+    items: list  # ascending seq: Message instances, or MessageRow from message_page_rows
     has_more_before: bool
     has_more_after: bool
 
@@ -205,6 +276,80 @@ def messages_with_parts():
     )
 
 
+# What a page shows of each message, in the API (MessageOut) and on the thread page
+# (message_row.html): reading only these halves the work of building the rows.
+_PAGE_COLUMNS = (
+    "id",
+    "conversation_id",
+    "seq",
+    "role",
+    "status",
+    "content",
+    "model",
+    "client_message_id",
+    "reply_to_id",
+    "created_at",
+    "completed_at",
+    "edited_at",
+    "deleted_at",
+    "hidden_at",
+    "error",
+    "error_type",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "latency_ms",
+    "sender__id",
+    "sender__username",
+    "sender__display_name",
+    "agent__id",
+    "agent__name",
+)
+
+
+def _attach_parts(messages: list[Message]) -> None:
+    """Hands each message of a page its parts (as `parts_list`, which
+    Message.visible_parts reads), all read in one query. prefetch_related would do the same
+    with a queryset built per message, which on a 50-message page costs more than the query."""
+    if not messages:
+        return
+    by_message: dict[uuid.UUID, list[MessagePart]] = {message.pk: [] for message in messages}
+    parts = (
+        MessagePart.objects.filter(message_id__in=list(by_message))
+        .select_related("artifact")
+        .order_by("message_id", "index")
+    )
+    for part in parts:
+        by_message[part.message_id].append(part)
+    for message in messages:
+        message.parts_list = by_message[message.pk]
+
+
+def _page_window(messages, *, before, after, limit, read, message_count):
+    """The rows of a page around a seq anchor, ascending, with whether there are more on
+    each side. `read` turns the sliced queryset into the rows; `message_count(rows)` gives
+    the conversation's message count, asked for only where the rows cannot tell."""
+    if after is not None:
+        rows = read(messages.filter(seq__gt=after).order_by("seq")[: limit + 1])
+        items = rows[:limit]
+        return items, min(after, message_count(items)) >= 1, len(rows) > limit
+    if before is not None:
+        messages = messages.filter(seq__lt=before)
+    rows = read(messages.order_by("-seq")[: limit + 1])
+    items = rows[:limit][::-1]
+    newest_shown = items[-1].seq if items else (before or 1) - 1
+    return items, len(rows) > limit, newest_shown < message_count(items)
+
+
+def _check_anchors(before: Any, after: Any) -> tuple[int | None, int | None]:
+    if before is not None and after is not None:
+        raise InvalidInput("before", "Give before or after, not both.")
+    return (
+        None if before is None else _check_seq("before", before),
+        None if after is None else _check_seq("after", after),
+    )
+
+
 def message_page(
     *,
     user: AbstractBaseUser,
@@ -213,32 +358,168 @@ def message_page(
     after: int | None = None,
     limit: int = DEFAULT_PAGE_SIZE,
 ) -> MessagePage:
-    """A page of the thread around a seq anchor: `before` gives the messages just older than
-    it, `after` those just newer, neither the newest page. Each side reads limit + 1 rows
-    from the (conversation, seq) index, so the cost does not grow with the depth; since
-    seq has no gaps, the other side's `has_more` follows from the seqs themselves."""
+    """A page of the thread around a seq anchor, as model instances (the thread page):
+    `before` gives the messages just older than it, `after` those just newer, neither the
+    newest page. Each side reads limit + 1 rows from the (conversation, seq) index, so the
+    cost does not grow with the depth; since seq has no gaps, the other side's `has_more`
+    follows from the seqs themselves."""
     limit = _check_limit(limit)
-    if before is not None and after is not None:
-        raise InvalidInput("before", "Give before or after, not both.")
+    before, after = _check_anchors(before, after)
     conversation = conversation_get_for_user(user=user, conversation_id=conversation_id)
-    messages = messages_with_parts().filter(conversation=conversation)
-    if after is not None:
-        after = _check_seq("after", after)
-        rows = list(messages.filter(seq__gt=after).order_by("seq")[: limit + 1])
-        has_more_after = len(rows) > limit
-        items = rows[:limit]
-        has_more_before = min(after, conversation.message_count) >= 1
-    else:
-        if before is not None:
-            before = _check_seq("before", before)
-            messages = messages.filter(seq__lt=before)
-        rows = list(messages.order_by("-seq")[: limit + 1])
-        has_more_before = len(rows) > limit
-        items = rows[:limit][::-1]
-        newest_shown = items[-1].seq if items else (before or 1) - 1
-        has_more_after = newest_shown < conversation.message_count
+    messages = (
+        Message.objects.filter(conversation=conversation)
+        .select_related("sender", "agent")
+        .only(*_PAGE_COLUMNS)
+    )
+    items, has_more_before, has_more_after = _page_window(
+        messages,
+        before=before,
+        after=after,
+        limit=limit,
+        read=list,
+        message_count=lambda rows: conversation.message_count,
+    )
+    _attach_parts(items)
     return MessagePage(
         conversation=conversation,
+        items=items,
+        has_more_before=has_more_before,
+        has_more_after=has_more_after,
+    )
+
+
+@dataclass(slots=True)
+class MessageRow(MessageVisibility):
+    """A message of an API page as plain values: what MessageOut shows, read without
+    building model instances (several times the cost of the query on a 50-message page)."""
+
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    seq: int
+    role: str
+    status: str
+    sender: UserRef | None
+    content: str
+    model: str
+    client_message_id: str | None
+    reply_to_id: uuid.UUID | None
+    created_at: datetime
+    completed_at: datetime | None
+    edited_at: datetime | None
+    deleted_at: datetime | None
+    hidden_at: datetime | None
+    has_parts: bool
+    # The conversation's message count when the row was read, for the page's has_more.
+    message_count: int
+    parts_list: list[dict] = field(default_factory=list)
+
+
+_ROW_COLUMNS = (
+    "id",
+    "conversation_id",
+    "seq",
+    "role",
+    "status",
+    "content",
+    "model",
+    "client_message_id",
+    "reply_to_id",
+    "created_at",
+    "completed_at",
+    "edited_at",
+    "deleted_at",
+    "hidden_at",
+    "has_parts",
+    "conversation__message_count",
+    "sender__id",
+    "sender__username",
+    "sender__display_name",
+)
+
+_PART_COLUMNS = (
+    "message_id",
+    "index",
+    "step_index",
+    "type",
+    "content",
+    "tool_name",
+    "tool_call_id",
+    "tool_duration_ms",
+)
+
+
+def _message_row(values: dict) -> MessageRow:
+    sender_id = values.pop("sender__id")
+    sender = UserRef(sender_id, values.pop("sender__username"), values.pop("sender__display_name"))
+    return MessageRow(
+        sender=sender if sender_id else None,
+        message_count=values.pop("conversation__message_count"),
+        **values,
+    )
+
+
+def message_page_rows(
+    *,
+    user: AbstractBaseUser,
+    conversation_id: Any,
+    before: int | None = None,
+    after: int | None = None,
+    limit: int = DEFAULT_PAGE_SIZE,
+) -> MessagePage:
+    """The page message_page gives, as MessageRow values (the API), in as few queries as it
+    can: the messages joined to the caller's participation, which is the permission check
+    (an empty page asks once more, to tell "no messages there" from "not yours"), then the
+    parts of those messages that have any. `conversation` is None on this page."""
+    limit = _check_limit(limit)
+    before, after = _check_anchors(before, after)
+    pk = _as_uuid(conversation_id)
+    if pk is None or not user.is_authenticated:
+        raise NotFound("No such conversation.")
+    messages = (
+        Message.objects.filter(
+            conversation_id=pk,
+            conversation__deleted_at__isnull=True,
+            conversation__participants__user=user,
+            conversation__participants__left_at__isnull=True,
+        )
+        .annotate(has_parts=Exists(MessagePart.objects.filter(message_id=OuterRef("pk"))))
+        .values(*_ROW_COLUMNS)
+    )
+
+    def message_count(rows: list[MessageRow]) -> int:
+        if rows:
+            return rows[0].message_count
+        count = (
+            Participant.objects.filter(
+                user=user,
+                left_at__isnull=True,
+                conversation_id=pk,
+                conversation__deleted_at__isnull=True,
+            )
+            .values_list("conversation__message_count", flat=True)
+            .first()
+        )
+        if count is None:
+            raise NotFound("No such conversation.")
+        return count
+
+    items, has_more_before, has_more_after = _page_window(
+        messages,
+        before=before,
+        after=after,
+        limit=limit,
+        read=lambda rows: [_message_row(values) for values in rows],
+        message_count=message_count,
+    )
+    with_parts = {row.id: row for row in items if row.has_parts}
+    if with_parts:
+        parts = MessagePart.objects.filter(message_id__in=list(with_parts)).order_by(
+            "message_id", "index"
+        )
+        for part in parts.values(*_PART_COLUMNS):
+            with_parts[part["message_id"]].parts_list.append(part)
+    return MessagePage(
+        conversation=None,
         items=items,
         has_more_before=has_more_before,
         has_more_after=has_more_after,

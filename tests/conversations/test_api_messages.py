@@ -7,6 +7,7 @@ import uuid
 import pytest
 from django.test import Client
 
+from conversations import services
 from conversations.models import Message
 
 pytestmark = pytest.mark.django_db
@@ -159,9 +160,40 @@ def test_message_page_query_count_does_not_grow_with_the_page(
 ):
     client = client_for(alice)
     for number in range(50):
-        post(group, f"m{number}")
-    # Session, user, participation with conversation, messages, their parts.
-    with django_assert_num_queries(5):
-        assert len(client.get(url(group), {"limit": 5}).json()["items"]) == 5
-    with django_assert_num_queries(5):
+        message = post(group, f"m{number}")
+        if number % 2:
+            services.message_part_add(message=message, type="text", content={"text": "p"})
+    # Session, user, the messages joined to alice's participation, the parts of those that
+    # have any.
+    with django_assert_num_queries(4):
+        page = client.get(url(group), {"limit": 5}).json()["items"]
+    assert len(page) == 5
+    # The newest five: m45 to m49; the odd ones have a part.
+    assert [len(item["parts"]) for item in page] == [1, 0, 1, 0, 1]
+    with django_assert_num_queries(4):
         assert len(client.get(url(group), {"limit": 50}).json()["items"]) == 50
+
+
+def test_message_page_without_parts_skips_the_parts_query(
+    alice, group, client_for, post, django_assert_num_queries
+):
+    client = client_for(alice)
+    for number in range(10):
+        post(group, f"m{number}")
+    with django_assert_num_queries(3):
+        assert len(client.get(url(group)).json()["items"]) == 10
+
+
+def test_an_empty_page_is_empty_for_a_participant_and_404_for_anyone_else(
+    alice, charlie, group, client_for, post
+):
+    post(group, "only one")
+    answer = client_for(alice).get(url(group), {"before": 1})
+    assert answer.status_code == 200
+    assert answer.json() == {"items": [], "has_more_before": False, "has_more_after": True}
+    answer = client_for(alice).get(url(group), {"after": 1})
+    assert answer.json() == {"items": [], "has_more_before": True, "has_more_after": False}
+    for params in ({}, {"before": 1}, {"after": 1}):
+        answer = client_for(charlie).get(url(group), params)
+        assert answer.status_code == 404
+        assert answer.json()["error"]["code"] == "not_found"

@@ -195,7 +195,7 @@ def test_seed_demo_has_a_group_in_a_shared_workspace():
     # ada sees the group and none of demo's assistant conversations.
     ada = User.objects.get(username="ada")
     page = selectors.conversation_list_for_user(user=ada)
-    assert [item.conversation.pk for item in page.items] == [conversation.pk]
+    assert [item.id for item in page.items] == [conversation.pk]
 
 
 @pytest.mark.django_db

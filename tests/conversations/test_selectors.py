@@ -54,7 +54,7 @@ def test_soft_deleted_conversation_appears_only_in_the_trash(alice, bob, group, 
     assert selectors.conversation_list_for_user(user=alice).items == []
     assert selectors.conversation_list_for_user(user=alice, archived=None).items == []
     trash = selectors.conversation_list_for_user(user=alice, deleted=True)
-    assert [item.conversation.pk for item in trash.items] == [group.pk]
+    assert [item.id for item in trash.items] == [group.pk]
     assert (
         selectors.conversation_get_for_user(user=alice, conversation_id=group.pk, deleted=True)
         == group
@@ -100,10 +100,10 @@ def count_sidebar_queries(user, limit):
         for item in page.items:
             # Touch everything the sidebar shows.
             _ = (
-                item.conversation.title,
-                item.conversation.agent,
+                item.title,
+                item.agent,
                 item.unread_count,
-                item.participant.pinned_at,
+                item.pinned_at,
                 item.last_message and item.last_message.excerpt,
                 item.last_message and item.last_message.sender and item.last_message.sender.name,
             )
@@ -116,21 +116,21 @@ def test_sidebar_costs_the_same_queries_for_5_and_50_conversations(alice, bob, c
     make_conversations(alice, [bob, charlie], 45)
     fifty_queries, fifty = count_sidebar_queries(alice, 50)
     assert len(five.items) == 5 and len(fifty.items) == 50
-    # 1: participations joined to conversations and agents, with the last message's id;
-    # 2: those last messages with their senders.
-    assert five_queries == fifty_queries == 2
+    # One: participations joined to conversations, agents, last messages and their senders.
+    assert five_queries == fifty_queries == 1
 
 
 def test_sidebar_order_unread_and_last_message(alice, bob, team, post):
     older, newer = make_conversations(alice, [bob], 2)
     post(older, "bump", sender=bob)
     page = selectors.conversation_list_for_user(user=alice)
-    assert [item.conversation.pk for item in page.items] == [older.pk, newer.pk]
+    assert [item.id for item in page.items] == [older.pk, newer.pk]
     top = page.items[0]
     # alice wrote seq 1, bob seq 2 and 3: two unread.
     assert top.unread_count == 2
     assert top.last_message.excerpt == "bump"
-    assert top.last_message.sender == bob
+    assert top.last_message.sender.id == bob.pk
+    assert top.last_message.sender.name == bob.name
     services.conversation_mark_read(conversation=older, user=alice)
     assert selectors.conversation_list_for_user(user=alice).items[0].unread_count == 0
 
@@ -142,7 +142,8 @@ def test_sidebar_excerpt_is_short_and_hides_deleted(alice, bob, team, post):
     assert len(item.last_message.excerpt) == 200
     services.message_delete(message=conversation.messages.get(), actor=alice)
     item = selectors.conversation_list_for_user(user=alice).items[0]
-    assert item.last_message.deleted_at is not None
+    assert not item.last_message.is_visible
+    assert item.last_message.excerpt == ""
 
 
 def test_sidebar_filters(alice, bob, team, group, post):
@@ -152,8 +153,7 @@ def test_sidebar_filters(alice, bob, team, group, post):
 
     def ids(**filters):
         return [
-            item.conversation.pk
-            for item in selectors.conversation_list_for_user(user=alice, **filters).items
+            item.id for item in selectors.conversation_list_for_user(user=alice, **filters).items
         ]
 
     assert ids() == [group.pk]
@@ -165,8 +165,7 @@ def test_sidebar_filters(alice, bob, team, group, post):
     assert ids(archived=None, title_query="help") == [assistant.pk]
     # bob's pins are his own.
     assert [
-        item.conversation.pk
-        for item in selectors.conversation_list_for_user(user=bob, pinned=True).items
+        item.id for item in selectors.conversation_list_for_user(user=bob, pinned=True).items
     ] == []
 
 
@@ -176,7 +175,7 @@ def test_sidebar_pages_by_keyset(alice, bob, team):
     seen, after = [], None
     while True:
         page = selectors.conversation_list_for_user(user=alice, limit=3, after=after)
-        seen += [item.conversation.pk for item in page.items]
+        seen += [item.id for item in page.items]
         if not page.has_more:
             break
         after = page.next_key
@@ -266,9 +265,39 @@ def test_message_page_costs_three_queries_whatever_the_parts(alice, group, post)
     with CaptureQueriesContext(connection) as queries:
         page = selectors.message_page(user=alice, conversation_id=group.pk)
         for message in page.items:
-            _ = message.sender and message.sender.name
-            for part in message.parts.all():
+            # Everything the thread page shows (message_row.html).
+            _ = (message.sender and message.sender.name, message.agent and message.agent.name)
+            _ = (message.content, message.error, message.total_tokens, message.latency_ms)
+            for part in message.visible_parts:
                 _ = getattr(part, "artifact", None)
     # The participation with its conversation; the messages with senders; their parts
     # with artifacts.
     assert len(queries) == 3
+    assert [len(message.visible_parts) for message in page.items] == [0, 6]
+
+
+def test_message_page_rows_match_the_page_in_two_queries(alice, group, post):
+    post(group, "plain")
+    turn = services.assistant_message_start(conversation=group, agent=None)
+    services.message_part_add(message=turn, type="text", content={"text": "hi"})
+    services.message_part_add(message=turn, type="tool_call", tool_name="search")
+    with CaptureQueriesContext(connection) as queries:
+        rows = selectors.message_page_rows(user=alice, conversation_id=group.pk)
+    # The messages joined to the participation; the parts of the one that has any.
+    assert len(queries) == 2
+    page = selectors.message_page(user=alice, conversation_id=group.pk)
+    assert (rows.has_more_before, rows.has_more_after) == (
+        page.has_more_before,
+        page.has_more_after,
+    )
+    for row, message in zip(rows.items, page.items, strict=True):
+        assert (row.id, row.seq, row.role, row.visible_content) == (
+            message.id,
+            message.seq,
+            message.role,
+            message.visible_content,
+        )
+        assert [part["type"] for part in row.visible_parts] == [
+            part.type for part in message.visible_parts
+        ]
+        assert (row.sender and row.sender.id) == message.sender_id
