@@ -14,6 +14,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from chatapp.accounts import api as accounts_api
 from chatapp.accounts.auth import api_auth
 from chatapp.health import health_body
+from chatapp.renderers import FastJSONRenderer
 from conversations import exceptions
 from conversations.api import assistant as assistant_api
 from conversations.api import conversations as conversations_api
@@ -27,6 +28,7 @@ api = NinjaAPI(
     urls_namespace="api-v1",
     auth=api_auth,
     docs_url="/docs",
+    renderer=FastJSONRenderer(),
 )
 
 STATUS_BY_ERROR = [

@@ -15,7 +15,7 @@ from conversations.selectors.search import QUERY_MAX_LENGTH
 from conversations.selectors.threads import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from conversations.selectors.usage import USAGE_DEFAULT_DAYS, USAGE_GROUPINGS
 
-from .common import UserRefOut
+from .common import OutModel, UserRefOut
 
 # --- search ----------------------------------------------------------------------------------
 
@@ -39,12 +39,12 @@ class SearchQueryIn(Schema):
     )
 
 
-class ConversationRefOut(Schema):
+class ConversationRefOut(OutModel):
     id: uuid.UUID
     title: str
 
 
-class SearchHitOut(Schema):
+class SearchHitOut(OutModel):
     id: uuid.UUID = Field(description="The message.")
     conversation: ConversationRefOut
     seq: int
@@ -56,32 +56,8 @@ class SearchHitOut(Schema):
         description="HTML: the text around the matches, escaped, each match in <mark>…</mark>."
     )
 
-    @staticmethod
-    def resolve_id(hit) -> uuid.UUID:
-        return hit.message.pk
 
-    @staticmethod
-    def resolve_conversation(hit):
-        return hit.message.conversation
-
-    @staticmethod
-    def resolve_seq(hit) -> int:
-        return hit.message.seq
-
-    @staticmethod
-    def resolve_role(hit) -> str:
-        return hit.message.role
-
-    @staticmethod
-    def resolve_sender(hit):
-        return hit.message.sender
-
-    @staticmethod
-    def resolve_created_at(hit) -> datetime:
-        return hit.message.created_at
-
-
-class SearchPageOut(Schema):
+class SearchPageOut(OutModel):
     items: list[SearchHitOut]
     next_cursor: str | None
     has_more: bool

@@ -129,6 +129,31 @@ class SearchHit:
     # HTML: the text escaped, the matches wrapped in <mark>…</mark>.
     excerpt_html: str
 
+    # The message's own fields, as the API's SearchHitOut reads them.
+    @property
+    def id(self) -> uuid.UUID:
+        return self.message.pk
+
+    @property
+    def conversation(self):
+        return self.message.conversation
+
+    @property
+    def seq(self) -> int:
+        return self.message.seq
+
+    @property
+    def role(self) -> str:
+        return self.message.role
+
+    @property
+    def sender(self):
+        return self.message.sender
+
+    @property
+    def created_at(self) -> datetime:
+        return self.message.created_at
+
 
 @dataclass
 class SearchPage:
