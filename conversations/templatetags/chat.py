@@ -1,10 +1,12 @@
 """Template filters of the chat pages. They run no queries: everything they read was
 loaded by the view's selector."""
 
+from datetime import UTC, datetime
 from functools import lru_cache
 
 import nh3
 from django import template
+from django.urls import get_script_prefix, reverse
 from django.utils.safestring import mark_safe
 from markdown_it import MarkdownIt
 from pygments import highlight
@@ -113,3 +115,61 @@ def pretty_json(value) -> str:
 def initials(name: str) -> str:
     parts = (name or "?").split()
     return "".join(part[0] for part in parts[:2]).upper() or "?"
+
+
+# --- cheap per-row filters ------------------------------------------------------------------
+# A page shows a hundred sidebar rows and fifty messages; Django's naturaltime,
+# truncatechars, date and {% url %} each cost more per row than the row's own data
+# (translation lookups, Unicode normalisation, locale formats, URL resolution), together a
+# third of the thread page's server time (docs/ui.md). These do the same for our cases.
+
+
+@register.filter
+def ago(moment: datetime | None) -> str:
+    """How long ago, short: "just now", "5 min ago", "3 h ago", "2 d ago", then the date."""
+    if moment is None:
+        return ""
+    seconds = (datetime.now(UTC) - moment).total_seconds()
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)} h ago"
+    if seconds < 30 * 86400:
+        return f"{int(seconds // 86400)} d ago"
+    return moment.strftime("%Y-%m-%d")
+
+
+@register.filter
+def iso(moment: datetime | None) -> str:
+    """For <time datetime>: ISO 8601."""
+    return moment.isoformat() if moment else ""
+
+
+@register.filter
+def clip(text: str, length: int) -> str:
+    """At most `length` characters, an ellipsis standing for the rest."""
+    text = text or ""
+    return text if len(text) <= length else text[: length - 1].rstrip() + "…"
+
+
+_ID_PLACEHOLDER = "00000000-0000-0000-0000-000000000000"
+
+
+@lru_cache(maxsize=64)
+def _url_pattern(name: str, script_prefix: str) -> str:
+    return reverse(name, args=[_ID_PLACEHOLDER])
+
+
+@register.filter
+def url_with_id(object_id, name: str) -> str:
+    """`{{ id|url_with_id:"conversations:thread" }}`: what {% url name id %} gives for the
+    routes that take one UUID, resolved once per route rather than once per row."""
+    return _url_pattern(name, get_script_prefix()).replace(_ID_PLACEHOLDER, str(object_id))
+
+
+@register.filter
+def stamp(moment: datetime | None) -> str:
+    """The exact time, for a title: 2026-11-22 03:04 (UTC)."""
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""

@@ -77,6 +77,7 @@ def test_outsider_gets_404_everywhere(browser_for, charlie, group, post):
     assert client.get(f"/c/{group.pk}/rows?after=0").status_code == 404
     assert client.post(f"/c/{group.pk}/post", {"content": "hi"}).status_code == 404
     assert client.post(f"/c/{group.pk}/act", {"action": "pin"}).status_code == 404
+    assert client.get(f"/m/{message.pk}/report").status_code == 404
     assert client.post(f"/m/{message.pk}/report", {"reason": "spam"}).status_code == 404
     assert client.post(f"/m/{message.pk}/delete").status_code == 404
     assert Message.objects.count() == 1 and not Report.objects.exists()
@@ -139,6 +140,27 @@ def test_report_and_delete_a_message(browser_for, alice, bob, group, post):
     assert mine.deleted_at is not None
     page = client.get(thread_url(group)).content.decode()
     assert "Deleted by its author." in page and "oops" not in page
+
+
+def test_report_page_from_the_message_menu(browser_for, alice, bob, group, post):
+    theirs = post(group, "buy now!!!", sender=bob)
+    client = browser_for(alice)
+    thread = client.get(thread_url(group)).content.decode()
+    # One link per message of someone else, not a form per message.
+    assert f'href="/m/{theirs.pk}/report"' in thread
+    assert 'name="reason"' not in thread
+    page = client.get(f"/m/{theirs.pk}/report")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "buy now!!!" in text and '<select id="id_reason" name="reason" required' in text
+    # A reason that is not one of the choices: the form again, the error by the field.
+    again = client.post(f"/m/{theirs.pk}/report", {"reason": "boring", "note": "x"})
+    assert again.status_code == 200
+    assert 'id="reason-error"' in again.content.decode()
+    assert not Report.objects.exists()
+    sent = client.post(f"/m/{theirs.pk}/report", {"reason": "abuse"})
+    assert sent.status_code == 302 and sent["Location"].endswith(f"#m{theirs.seq}")
+    assert Report.objects.get().reason == "abuse"
 
 
 def test_hidden_messages_show_as_removed(browser_for, alice, group, post):
