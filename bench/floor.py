@@ -13,6 +13,7 @@ from django.urls import path
 from ninja import NinjaAPI
 
 from chatapp.accounts.auth import api_auth
+from chatapp.renderers import FastJSONRenderer
 
 floor_api = NinjaAPI(
     title="chatapp benchmark floor",
@@ -20,6 +21,7 @@ floor_api = NinjaAPI(
     urls_namespace="bench-floor",
     docs_url=None,
     openapi_url=None,
+    renderer=FastJSONRenderer(),
 )
 
 

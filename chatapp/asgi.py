@@ -21,6 +21,7 @@ django_application = get_asgi_application()
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402 (needs Django set up)
 
 from chatapp.lifespan import handle_lifespan  # noqa: E402
+from chatapp.startup import freeze_loaded_objects  # noqa: E402
 
 
 class SharedThreadHandler(ASGIHandler):
@@ -44,3 +45,6 @@ async def application(scope, receive, send):
         await stream_application(scope, receive, send)
     else:
         await django_application(scope, receive, send)
+
+
+freeze_loaded_objects()

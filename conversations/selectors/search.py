@@ -13,30 +13,14 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.postgres.search import (
-    SearchHeadline,
-    SearchQuery,
-    SearchRank,
-    SearchVectorField,
-)
 from django.db import connection
-from django.db.models import (
-    BooleanField,
-    Exists,
-    Expression,
-    F,
-    FloatField,
-    Q,
-    QuerySet,
-    Subquery,
-    Value,
-)
-from django.db.models.expressions import Col
-from django.db.models.functions import Cast, Greatest, Length, Lower, Replace, StrIndex, Substr
+from django.db.models import DEFERRED, F, Model, Q, QuerySet, Value
+from django.db.models.functions import Greatest, Length, Lower, StrIndex, Substr
 
 from conversations.exceptions import BadCursor, InvalidInput
-from conversations.models import Message, Participant
+from conversations.models import Conversation, Message, Participant
 from conversations.pagination import decode_cursor, encode_cursor
 
 from .threads import (
@@ -47,13 +31,15 @@ from .threads import (
     conversation_get_for_user,
 )
 
+User = get_user_model()
+
 QUERY_MAX_LENGTH = 500
 # The text search configuration of the stored tsvector (migration 0006): English stemming.
 SEARCH_CONFIG = "english"
 # PostgreSQL ranks only the newest matches: at most this many of the messages the user may
 # read that match, newest first. Their best come first and the pages go through them; an
 # older match is not found (docs/search.md). It bounds the work of a common word.
-SEARCH_CANDIDATES = 1000
+SEARCH_CANDIDATES = 300
 # How the newest matches are found depends on how many conversations the user is in (a
 # plan choice only: the same messages either way, docs/search.md). From this many on (at
 # least 1), by walking all messages newest first and stopping at SEARCH_CANDIDATES (for a
@@ -73,51 +59,6 @@ HIGHLIGHT_STOP = "</mark>"
 EXCERPT_LEAD = 60
 ELLIPSIS = "…"
 _WHITESPACE = re.compile(r"\s+")
-
-
-_SEARCH_VECTOR = SearchVectorField()
-_SEARCH_VECTOR.set_attributes_from_name("search_vector")
-
-
-class StoredDocument(Expression):
-    """The message's stored tsvector, the column `search_vector` (PostgreSQL only, migration
-    0006: to_tsvector('english', content), generated). The GIN index is on it, and neither
-    the match nor the rank re-parses the text. It is not a model field (SQLite has no such
-    column), so it resolves to the column of the query's message table by name."""
-
-    output_field = _SEARCH_VECTOR
-
-    def resolve_expression(
-        self, query=None, allow_joins=True, reuse=None, summarize=False, for_save=False
-    ):
-        return Col(query.get_initial_alias(), _SEARCH_VECTOR)
-
-
-class EqualsAnyOf(Expression):
-    """`column = ANY(ARRAY(subquery))` (PostgreSQL). The subquery runs once, before the scan
-    (an InitPlan), so the planner intersects one full-text index scan with the (conversation,
-    seq) index for all the ids at once. Written as a join or as IN (subquery), a user's few
-    conversations drive a nested loop that repeats the full-text index scan for each of them:
-    several times slower for a common word (docs/search.md). The planner does not know how
-    many ids the array holds (it assumes 10), which suits a user in few conversations only."""
-
-    output_field = BooleanField()
-
-    def __init__(self, column, subquery):
-        super().__init__()
-        self.column = column
-        self.subquery = subquery
-
-    def get_source_expressions(self):
-        return [self.column, self.subquery]
-
-    def set_source_expressions(self, expressions):
-        self.column, self.subquery = expressions
-
-    def as_sql(self, compiler, connection):
-        column_sql, column_params = compiler.compile(self.column)
-        subquery_sql, subquery_params = compiler.compile(self.subquery)
-        return f"{column_sql} = ANY(ARRAY{subquery_sql})", (*column_params, *subquery_params)
 
 
 @dataclass
@@ -233,85 +174,170 @@ def _readable_messages(user: AbstractBaseUser) -> QuerySet[Message]:
     )
 
 
-def _newest_matches(
-    user: AbstractBaseUser, query: SearchQuery, scope: uuid.UUID | None
-) -> QuerySet[Message]:
-    """The ids of the newest SEARCH_CANDIDATES messages `user` may read that match `query`
-    (PostgreSQL): neither deleted nor hidden (the GIN index's own WHERE clause), in the
-    user's live conversations, or in `scope` only. Ordered by (created_at, id), so the same
-    messages whichever plan finds them.
-
-    Over all the user's conversations, two forms of one query under UNION ALL; a one-time
-    filter on the user's number of conversations runs exactly one of them (docs/search.md):
-
-    - many conversations: `conversation_id IN (…)`, a semi-join whose estimate knows the
-      user's share of the messages, so the planner walks the messages newest first
-      (message_created_at), checks `@@` on the stored vector and stops at the bound, or for
-      a rare word scans the GIN index;
-    - few: `conversation_id = ANY(ARRAY(…))`, one GIN scan ANDed with the (conversation,
-      seq) index, then the newest of the matches.
-
-    In one conversation (already checked to be the user's): the semi-join form alone, priced
-    with that conversation's own statistics (the walk newest first, or the GIN index ANDed
-    with the (conversation, seq) index)."""
-    matches = (
-        Message.objects.filter(deleted_at__isnull=True, hidden_at__isnull=True)
-        .alias(document=StoredDocument())
-        .filter(document=query)
+# The PostgreSQL search, one statement (docs/search.md, "The query, and its plans"). Written
+# out rather than built with the ORM: building and compiling the same query through the ORM
+# (a UNION of two forms, one-time filters, raw wrappers around it) took about as long as
+# PostgreSQL took to run it. Every value is a parameter; only the shape below varies.
+#
+# The candidates: the newest SEARCH_CANDIDATES matches the user may read (neither deleted
+# nor hidden: the GIN index's own WHERE clause), as (id, created_at, stored vector).
+_MATCH = """
+    SELECT message.id, message.created_at, message.search_vector
+    FROM conversations_message AS message
+    WHERE message.deleted_at IS NULL AND message.hidden_at IS NULL
+      AND message.search_vector @@ websearch_to_tsquery(%(config)s::regconfig, %(text)s)
+      AND {condition}
+    ORDER BY message.created_at DESC, message.id DESC
+    LIMIT %(candidates)s
+"""
+# The live conversations the user takes part in now.
+_CONVERSATIONS = """
+    SELECT participant.conversation_id
+    FROM conversations_participant AS participant
+    JOIN conversations_conversation AS conversation
+      ON conversation.id = participant.conversation_id
+    WHERE participant.user_id = %(user_id)s AND participant.left_at IS NULL
+      AND conversation.deleted_at IS NULL
+"""
+# Is there a WALK_MIN_CONVERSATIONS-th participation? It reads at most that many index
+# entries, once (an InitPlan: a one-time filter on each form below).
+_MANY = """
+    EXISTS (SELECT 1 FROM conversations_participant
+            WHERE user_id = %(user_id)s AND left_at IS NULL
+            OFFSET %(walk_offset)s LIMIT 1)
+"""
+# Over all the user's conversations: the semi-join form (walk newest first, or the GIN
+# index for a rare word) for a user in many, the intersection for a user in few. The array
+# of `= ANY(ARRAY(…))` is built once, before the scan, so the planner ANDs one GIN scan with
+# the (conversation, seq) index; written as IN (…) a few conversations drive a nested loop
+# that repeats the GIN scan for each.
+_CANDIDATES_EVERYWHERE = (
+    "("
+    + _MATCH.format(condition=f"{_MANY} AND message.conversation_id IN ({_CONVERSATIONS})")
+    + ") UNION ALL ("
+    + _MATCH.format(
+        condition=f"NOT {_MANY} AND message.conversation_id = ANY(ARRAY({_CONVERSATIONS}))"
     )
-    conversation_ids = _live_conversation_ids(user)
-    newest = ("-created_at", "-id")
-    if scope is not None:
-        return (
-            matches.filter(conversation_id=scope, conversation_id__in=conversation_ids)
-            .order_by(*newest)
-            .values("pk")[:SEARCH_CANDIDATES]
+    + ")"
+)
+# In one conversation (already checked to be the user's; checked again here all the same).
+_CANDIDATES_IN_ONE = _MATCH.format(
+    condition=(
+        f"message.conversation_id = %(scope)s AND message.conversation_id IN ({_CONVERSATIONS})"
+    )
+)
+# Ranked after the bound (a GIN scan would otherwise rank every match before the newest
+# are kept), on the vector the scan read; the keyset; the page's limit + 1 ids; then only
+# those messages read again, with their conversation and sender, and the headline for them.
+# The rank is float8, not ts_rank_cd's float4: it goes into the cursor and must come back
+# exactly equal for the keyset comparison.
+_FULL_TEXT = """
+SELECT message.id, message.conversation_id, message.seq, message.role, message.created_at,
+       message.sender_id, conversation.title, sender.username, sender.display_name,
+       best.rank,
+       ts_headline(
+           %(config)s::regconfig,
+           replace(replace(message.content, %(start_mark)s, ''), %(stop_mark)s, ''),
+           websearch_to_tsquery(%(config)s::regconfig, %(text)s),
+           %(headline_options)s
+       )
+FROM (
+    SELECT ranked.id, ranked.created_at, ranked.rank
+    FROM (
+        SELECT candidate.id, candidate.created_at,
+               ts_rank_cd(candidate.search_vector,
+                          websearch_to_tsquery(%(config)s::regconfig, %(text)s),
+                          %(normalization)s)::float8 AS rank
+        FROM ({candidates}) AS candidate
+    ) AS ranked
+    {after}
+    ORDER BY ranked.rank DESC, ranked.created_at DESC, ranked.id DESC
+    LIMIT %(count)s
+) AS best
+JOIN conversations_message AS message ON message.id = best.id
+JOIN conversations_conversation AS conversation ON conversation.id = message.conversation_id
+LEFT JOIN accounts_user AS sender ON sender.id = message.sender_id
+ORDER BY best.rank DESC, best.created_at DESC, best.id DESC
+"""
+# A row comparison is the keyset condition of three descending columns.
+_AFTER = "WHERE (ranked.rank, ranked.created_at, ranked.id) < (%(rank)s, %(created_at)s, %(id)s)"
+_HEADLINE_OPTIONS = (
+    f"StartSel={_START_MARK}, StopSel={_STOP_MARK}, MaxWords=30, MinWords=10, "
+    f'MaxFragments=2, FragmentDelimiter=" {ELLIPSIS} "'
+)
+
+
+def _loaded(model: type[Model], **values: Any) -> Model:
+    """An instance as the ORM loads one under .only(…): the fields not given are deferred,
+    read from the database if anything asks for them."""
+    row = [values.pop(field.attname, DEFERRED) for field in model._meta.concrete_fields]
+    if values:
+        raise TypeError(f"{model.__name__} has no fields {sorted(values)}")
+    return model.from_db(connection.alias, None, row)
+
+
+def _full_text_rows(
+    user: AbstractBaseUser,
+    text: str,
+    scope: uuid.UUID | None,
+    keyset: tuple | None,
+    count: int,
+) -> list[tuple[Message, float, str]]:
+    """The best `count` of the newest matches after `keyset`: (message with its conversation
+    and sender, rank, headline) in page order (PostgreSQL)."""
+    sql = _FULL_TEXT.format(
+        candidates=_CANDIDATES_EVERYWHERE if scope is None else _CANDIDATES_IN_ONE,
+        after=_AFTER if keyset is not None else "",
+    )
+    params = {
+        "config": SEARCH_CONFIG,
+        "text": text,
+        "user_id": user.pk,
+        "scope": scope,
+        "candidates": SEARCH_CANDIDATES,
+        "walk_offset": WALK_MIN_CONVERSATIONS - 1,
+        "normalization": RANK_NORMALIZATION,
+        "start_mark": _START_MARK,
+        "stop_mark": _STOP_MARK,
+        "headline_options": _HEADLINE_OPTIONS,
+        "count": count,
+    }
+    if keyset is not None:
+        params.update(zip(("rank", "created_at", "id"), keyset, strict=True))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    found = []
+    for (
+        pk,
+        conversation_id,
+        seq,
+        role,
+        created_at,
+        sender_id,
+        title,
+        username,
+        display_name,
+        rank,
+        headline,
+    ) in rows:
+        message = _loaded(
+            Message,
+            id=pk,
+            conversation_id=conversation_id,
+            seq=seq,
+            role=role,
+            created_at=created_at,
+            sender_id=sender_id,
         )
-    # In many conversations: is there a WALK_MIN_CONVERSATIONS-th participation (EXISTS …
-    # OFFSET n - 1)? It reads at most that many index entries, once (an InitPlan).
-    many = Exists(
-        Participant.objects.filter(user=user, left_at__isnull=True)[
-            WALK_MIN_CONVERSATIONS - 1 : WALK_MIN_CONVERSATIONS
-        ]
-    )
-    walk = (
-        matches.filter(many, conversation_id__in=conversation_ids)
-        .order_by(*newest)
-        .values("pk")[:SEARCH_CANDIDATES]
-    )
-    intersect = (
-        matches.filter(~many, EqualsAnyOf(F("conversation_id"), Subquery(conversation_ids)))
-        .order_by(*newest)
-        .values("pk")[:SEARCH_CANDIDATES]
-    )
-    return walk.union(intersect, all=True)
-
-
-def _full_text(user: AbstractBaseUser, text: str, scope: uuid.UUID | None) -> QuerySet[Message]:
-    """The newest matches (_newest_matches), each with its rank and headline: ranked on the
-    stored vector, ts_rank_cd for at most SEARCH_CANDIDATES rows; the headline is computed
-    for the rows of the page only (the plan evaluates it above the Sort and Limit)."""
-    query = SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
-    # float8, not ts_rank_cd's float4: the rank goes into the cursor and must come back
-    # exactly equal for the keyset comparison.
-    rank = Cast(
-        SearchRank(StoredDocument(), query, cover_density=True, normalization=RANK_NORMALIZATION),
-        FloatField(),
-    )
-    headline = SearchHeadline(
-        Replace(Replace("content", Value(_START_MARK)), Value(_STOP_MARK)),
-        query,
-        config=SEARCH_CONFIG,
-        start_sel=_START_MARK,
-        stop_sel=_STOP_MARK,
-        max_words=30,
-        min_words=10,
-        max_fragments=2,
-        fragment_delimiter=f" {ELLIPSIS} ",
-    )
-    return Message.objects.filter(pk__in=_newest_matches(user, query, scope)).annotate(
-        rank=rank, headline=headline
-    )
+        message.conversation = _loaded(Conversation, id=conversation_id, title=title)
+        message.sender = (
+            None
+            if sender_id is None
+            else _loaded(User, id=sender_id, username=username, display_name=display_name)
+        )
+        found.append((message, rank, headline))
+    return found
 
 
 def _substring(messages: QuerySet[Message], text: str) -> QuerySet[Message]:
@@ -376,8 +402,8 @@ def message_search(
 
     One query (two with `conversation_id`, which is checked first): the readable messages
     of the user's conversations, matched (on PostgreSQL: the newest SEARCH_CANDIDATES of
-    them, ranked), ordered by the keyset and cut to limit + 1 rows; ts_headline runs on
-    those rows only."""
+    them, ranked), ordered by the keyset and cut to limit + 1 rows; on PostgreSQL
+    ts_headline runs on those rows only."""
     limit = _check_limit(limit)
     text = clean_search_text(text)
     if not user.is_authenticated:
@@ -389,51 +415,47 @@ def message_search(
             raise InvalidInput("conversation_id", "conversation_id must be a UUID.")
         scope = conversation_get_for_user(user=user, conversation_id=conversation_id).pk
 
+    kind = _cursor_kind(text, scope)
+    keyset = _decode_keyset(kind, cursor, ranked=ranked) if cursor else None
     if ranked:
-        messages = _full_text(user, text, scope)
-        order = ("rank", "created_at", "id")
+        found = _full_text_rows(user, text, scope, keyset, limit + 1)
+        has_more = len(found) > limit
+        items = [
+            SearchHit(message=message, rank=rank, excerpt_html=_highlight_headline(headline))
+            for message, rank, headline in found[:limit]
+        ]
     else:
+        order = ("created_at", "id")
         messages = _readable_messages(user)
         if scope is not None:
             messages = messages.filter(conversation_id=scope)
         messages = _substring(messages, text)
-        order = ("created_at", "id")
-    kind = _cursor_kind(text, scope)
-    if cursor:
-        messages = messages.filter(_after(order, _decode_keyset(kind, cursor, ranked=ranked)))
-
-    messages = (
-        messages.select_related("conversation", "sender")
-        .only(
-            "id",
-            "seq",
-            "role",
-            "created_at",
-            "conversation__id",
-            "conversation__title",
-            "sender__id",
-            "sender__username",
-            "sender__display_name",
+        if keyset is not None:
+            messages = messages.filter(_after(order, keyset))
+        messages = (
+            messages.select_related("conversation", "sender")
+            .only(
+                "id",
+                "seq",
+                "role",
+                "created_at",
+                "conversation__id",
+                "conversation__title",
+                "sender__id",
+                "sender__username",
+                "sender__display_name",
+            )
+            .order_by(*(f"-{field}" for field in order))
         )
-        .order_by(*(f"-{field}" for field in order))
-    )
-    rows = list(messages[: limit + 1])
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-
-    if ranked:
-        items = [
-            SearchHit(message=row, rank=row.rank, excerpt_html=_highlight_headline(row.headline))
-            for row in rows
-        ]
-    else:
+        found = list(messages[: limit + 1])
+        has_more = len(found) > limit
         items = [
             SearchHit(message=row, rank=None, excerpt_html=_highlight_substring(row, len(text)))
-            for row in rows
+            for row in found[:limit]
         ]
     next_cursor = None
-    if has_more and rows:
-        last = rows[-1]
-        key = [last.created_at.isoformat(), str(last.pk)]
+    if has_more and items:
+        last = items[-1]
+        key = [last.created_at.isoformat(), str(last.id)]
         next_cursor = encode_cursor(kind, [last.rank, *key] if ranked else key)
     return SearchPage(items=items, has_more=has_more, next_cursor=next_cursor)
