@@ -48,7 +48,7 @@
     function label() {
       const dark = isDark();
       button.setAttribute("aria-label", `Switch to ${dark ? "light" : "dark"} mode`);
-      button.querySelector("span").textContent = dark ? "☀" : "☾";
+      button.dataset.offer = dark ? "light" : "dark";
       $("input[name=theme]", form).value = dark ? "light" : "dark";
     }
     label();
