@@ -119,7 +119,7 @@ def parse_args() -> argparse.Namespace:
         default=os.environ.get("BENCH_API_DATABASE_URL") or DEFAULT_DATABASE_URL,
         help="PostgreSQL URL of the benchmark database (seeded by bench/seed.py).",
     )
-    parser.add_argument("--duration", type=int, default=10, help="seconds of load per endpoint")
+    parser.add_argument("--duration", type=int, default=30, help="seconds of load per endpoint")
     parser.add_argument("--warmup", type=int, default=3, help="seconds of warm-up per endpoint")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
