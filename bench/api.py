@@ -762,12 +762,12 @@ def open_posting_conversation(server: Server, token: str) -> str:
 
 def load_all(
     wrk: str, server: Server, plan: list[Scenario], token: str, args: argparse.Namespace
-) -> tuple[dict[str, LoadResult], dict[str, LoadResult], tuple[float, float]]:
+) -> tuple[dict[str, LoadResult], dict[str, LoadResult], tuple]:
     loaded: dict[str, LoadResult] = {}
     single: dict[str, LoadResult] = {}
     with tempfile.TemporaryDirectory(prefix="bench-api-") as directory:
         scripts = {s.key: wrk_script(s, token, Path(directory)) for s in plan}
-        load_before = os.getloadavg()[0]
+        load_before, counters_before = os.getloadavg()[0], report.cpu_counters()
         for scenario in plan:
             if scenario.unavailable:
                 continue
@@ -806,21 +806,12 @@ def load_all(
                     f"{scenario.label:<58} one connection: p50 {result.p50_ms:8.2f} ms  "
                     f"p99 {result.p99_ms:8.2f} ms"
                 )
-        load_after = os.getloadavg()[0]
-    return loaded, single, (load_before, load_after)
+        load_after, counters_after = os.getloadavg()[0], report.cpu_counters()
+    cpu = report.CpuShare.between(counters_before, counters_after)
+    return loaded, single, (load_before, load_after, cpu)
 
 
 # --- reporting ------------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def _ms(value: float) -> str:
@@ -1071,7 +1062,7 @@ def section(run: Run) -> str:
     spec, details = facts["spec"], facts["details"]
     settings = ", ".join(f"{name} {value}" for name, value in sorted(facts["settings"].items()))
     raw_binding = next((raw.binding for raw in run.raw.values()), "")
-    load_before, load_after = facts["load"]
+    load_before, load_after, cpu = facts["load"]
     return f"""{SECTION_START}
 ## The API under load: conversation list, thread pages, posting, search
 
@@ -1123,12 +1114,18 @@ opening the request's database connection, which the replay does not do.
   {facts["matches"]["common"]:,} messages, `{facts["search_words"]["rare"]}` in
   {facts["matches"]["rare"]:,}. Posting goes to a conversation opened for the run.
 - **Raw replay:** psycopg {psycopg.__version__}, {raw_binding}.
-- **Machine:** {os.cpu_count()} cores ({cpu_model()}), {platform.system()}
+- **Machine:** {os.cpu_count()} cores ({report.cpu_model()}), {platform.system()}
   {platform.release()}, shared by the server, PostgreSQL and wrk; PostgreSQL
   {facts["postgres_version"]} on {facts["postgres_host"]} over TCP ({settings});
   Python {platform.python_version()}, Django {django.get_version()}, django-ninja
   {ninja.__version__}, uvicorn {facts["uvicorn_version"]}, wrk {facts["wrk_version"]}.
-  Load average (1 min) {load_before:.2f} before the load, {load_after:.2f} after.
+  Load average (1 min) {load_before:.2f} before the load, {load_after:.2f} after{
+        f"; {cpu.describe()}" if cpu else ""
+    }.{
+        " **More than 5% of the CPU time was stolen: the figures wait on other machines' work.**"
+        if cpu and cpu.noisy
+        else ""
+    }
 {SECTION_END}
 """
 

@@ -719,16 +719,6 @@ def summary(values: list[float]) -> str:
     return f"{statistics.median(values):.0f} / {nearest_rank(values, 90):.0f}"
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 @dataclass
 class Run:
     pages: list[Measures]
@@ -738,6 +728,7 @@ class Run:
     runs: int
     warmup: int
     load: tuple[float, float]
+    cpu: "report.CpuShare | None"
     measured: str
 
 
@@ -786,11 +777,19 @@ def section(run: Run) -> str:
             f"| {summary(series(page, 'warm'))} |"
         )
     facts = run.facts
-    busy = run.load[0] > (os.cpu_count() or 1) or run.load[1] > (os.cpu_count() or 1)
+    # The load after the runs is mostly the benchmark's own Chromium; what inflates the
+    # figures is work already running before them, or a hypervisor lending our cores out.
+    busy_before = run.load[0] > (os.cpu_count() or 1)
+    stolen = run.cpu is not None and run.cpu.noisy
+    cpu_note = f"; {run.cpu.describe()}" if run.cpu else ""
     load_note = (
-        " **The machine was busy (load average above its core count): every figure here, "
-        "the floors included, is inflated; compare the pages with the floors.**"
-        if busy
+        " **The machine was shared ("
+        + ("load average above its core count before the runs" if busy_before else "")
+        + (" and " if busy_before and stolen else "")
+        + ("more than 5% of CPU time stolen" if stolen else "")
+        + "): every figure here, the floors included, is inflated; compare the pages with "
+        "the floors.**"
+        if busy_before or stolen
         else ""
     )
     return f"""{SECTION_START}
@@ -835,9 +834,10 @@ another user, is unread), {facts["messages"]:,} messages in all, one thread of
 inline code and highlighted code blocks in the answers, written through the services,
 then `ANALYZE`. {run.database}; the real server (`uvicorn chatapp.asgi:application`, one
 worker, DEBUG off) on loopback; Chromium {run.chromium}, headless, viewport 1280x800.
-Machine: {os.cpu_count()} cores ({cpu_model()}), {platform.system()} {platform.release()},
+Machine: {os.cpu_count()} cores ({report.cpu_model()}), {platform.system()} {platform.release()},
 Python {platform.python_version()}; load average {run.load[0]:.2f} before the runs,
-{run.load[1]:.2f} after; the server, the database and Chromium share the cores.{load_note}
+{run.load[1]:.2f} after (the benchmark's own processes){cpu_note}; the server, the database
+and Chromium share the cores.{load_note}
 
 ```sh
 .venv/bin/python bench/ui.py             # PostgreSQL; --sqlite for a SQLite file
@@ -868,9 +868,9 @@ def main() -> None:
         server = start_server(database_url(args), Path(workdir))
         try:
             client = sign_in(server)
-            load_before = os.getloadavg()[0]
+            load_before, counters_before = os.getloadavg()[0], report.cpu_counters()
             pages, chromium = measure(server, client, facts, args)
-            load_after = os.getloadavg()[0]
+            load_after, counters_after = os.getloadavg()[0], report.cpu_counters()
             client.close()
         finally:
             server.stop()
@@ -882,6 +882,7 @@ def main() -> None:
         runs=args.runs,
         warmup=args.warmup,
         load=(load_before, load_after),
+        cpu=report.CpuShare.between(counters_before, counters_after),
         measured=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
     text = section(run)
