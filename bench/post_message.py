@@ -251,16 +251,6 @@ def run(args: argparse.Namespace) -> Result:
 # --- reporting ------------------------------------------------------------------------------
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def table(result: Result) -> str:
     service, raw = result.service, result.raw
     rows = [
@@ -292,7 +282,7 @@ Written by `bench/post_message.py` on {measured}; run it again to refresh this s
 - **Iterations:** {result.iterations:,} timed of each side, after {result.warmup:,} untimed
   of each; one of each per round, the order alternating, so drift touches both alike.
   Times are wall-clock per call (`time.perf_counter_ns`), in microseconds.
-- **Machine:** {os.cpu_count()} cores ({cpu_model()}), {platform.system()}
+- **Machine:** {os.cpu_count()} cores ({report.cpu_model()}), {platform.system()}
   {platform.release()}; PostgreSQL {result.postgres_version} on {result.database_host}
   over TCP; Python {python}, Django {django.get_version()}, psycopg {psycopg.__version__}.
   Load average (1 min) {result.load_before:.2f} before the timed loop,

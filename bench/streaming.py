@@ -883,16 +883,6 @@ print(json.dumps({"group": str(group.pk), "tokens": tokens}))
 # --- reporting --------------------------------------------------------------------------------
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def _mb(kb: float) -> str:
     return f"{kb / 1024:,.1f} MB"
 
@@ -1210,7 +1200,7 @@ The client holds the streams over raw sockets (asyncio) and reads every event.
   (`DATABASE_CONN_MAX_AGE` 600, `STREAM_SAVE_INTERVAL_MS` 250,
   `EVENTS_HEARTBEAT_SECONDS` 15); {db_text}; a fresh server process for each of the two
   measurements.{_changes_note(args)}
-- **Machine:** {os.cpu_count()} cores ({cpu_model()}), {platform.system()}
+- **Machine:** {os.cpu_count()} cores ({report.cpu_model()}), {platform.system()}
   {platform.release()}; Python {platform.python_version()}, Django {django.get_version()},
   httpx {httpx.__version__}. The fake server, the server, PostgreSQL and the client share
   the cores.

@@ -825,7 +825,7 @@ by run so that the machine's load touches them alike.
   {THREAD_PAGE} message rows, seqs {facts["thread_messages"] - THREAD_PAGE + 1:,} to
   {facts["thread_messages"]:,}; older ones load on scroll (the script checks both and
   stops otherwise). The main view lists the 50 most recent conversations and the pinned
-  ones; older ones are reached through search.
+  ones; older ones come a page at a time from the "Older conversations" link.
 
 Setup: {facts["conversations"]:,} conversations of the user `bench_ui` ({facts["pinned"]}
 pinned, {facts["archived"]} archived, a fifth of them groups whose last message, from

@@ -6,15 +6,16 @@ import uuid
 
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from conversations import selectors, services
-from conversations.exceptions import ChatError, NotFound
+from conversations.exceptions import BadCursor, ChatError, NotFound
 from conversations.forms import ConversationForm, MessageForm, RenameForm, ReportForm
 from conversations.models import Artifact, ConversationKind, MessageRole
+from conversations.pagination import decode_time_id_cursor, encode_time_id_cursor
 from conversations.selectors.people import (
     agents_for_user,
     users_by_usernames,
@@ -25,26 +26,49 @@ THREAD_PAGE = 50
 
 
 def sidebar_context(request: HttpRequest, *, current=None, section: str = "recent") -> dict:
-    """What the sidebar shows: pinned and recent (or the archive, or the trash)."""
+    """What the sidebar shows: pinned and recent (or the archive, or the trash), a page at a
+    time. `?cursor=` (from the "Older conversations" link) asks for the page after it; the
+    pinned ones come with the first page only."""
     user = request.user
     title_query = request.GET.get("filter", "").strip()[:200] or None
+    try:
+        after = decode_time_id_cursor("conversations", request.GET.get("cursor") or None)
+    except BadCursor:
+        after = None  # an old or edited link: the newest page is the useful answer
     if section == "archived":
-        pinned, listing = [], selectors.conversation_list_for_user(user=user, archived=True)
+        pinned = []
+        listing = selectors.conversation_list_for_user(user=user, archived=True, after=after)
     elif section == "trash":
         pinned = []
-        listing = selectors.conversation_list_for_user(user=user, archived=None, deleted=True)
-    else:
-        pinned = selectors.conversation_list_for_user(
-            user=user, pinned=True, title_query=title_query
-        ).items
         listing = selectors.conversation_list_for_user(
-            user=user, pinned=False, title_query=title_query
+            user=user, archived=None, deleted=True, after=after
         )
+    else:
+        pinned = (
+            selectors.conversation_list_for_user(
+                user=user, pinned=True, title_query=title_query
+            ).items
+            if after is None
+            else []
+        )
+        listing = selectors.conversation_list_for_user(
+            user=user, pinned=False, title_query=title_query, after=after
+        )
+    older_query = None
+    if listing.has_more:
+        query = QueryDict(mutable=True)
+        if section != "recent":
+            query["section"] = section
+        if title_query:
+            query["filter"] = title_query
+        query["cursor"] = encode_time_id_cursor("conversations", *listing.next_key)
+        older_query = query.urlencode()
     return {
         "section": section,
         "pinned": pinned,
         "listing": listing.items,
-        "listing_has_more": listing.has_more,
+        "listing_is_older_page": after is not None,
+        "older_query": older_query,
         "current": current,
         "filter": title_query or "",
     }

@@ -97,6 +97,34 @@
     }, 250);
   }
 
+  // "Older conversations": the next page is appended to the list in place (without
+  // JavaScript the link opens the page with it). A live refresh goes back to the newest.
+  function setupSidebarPaging() {
+    const lists = $("#sidebar-lists");
+    if (!lists) return;
+    lists.addEventListener("click", async (event) => {
+      const link = event.target.closest("[data-sidebar-older]");
+      if (!link) return;
+      event.preventDefault();
+      const url = new URL(lists.dataset.sidebarUrl, location.href);
+      new URL(link.href).searchParams.forEach((value, key) => url.searchParams.set(key, value));
+      const response = await fetch(url, { credentials: "same-origin" });
+      if (!response.ok) {
+        location.href = link.href;
+        return;
+      }
+      const older = fragment(await response.text());
+      const list = $$("ul.conversation-list", lists).pop();
+      const added = $$("li.conversation-item", older);
+      list.append(...added);
+      const next = $("[data-sidebar-older]", older);
+      link.closest(".more").replaceWith(next ? next.closest(".more") : "");
+      // Keyboard users go on from the first conversation that came in.
+      const first = added.length && $("a", added[0]);
+      if (first) first.focus();
+    });
+  }
+
   // --- the thread ---------------------------------------------------------------------------
 
   function setupThread() {
@@ -373,6 +401,7 @@
     focusableCode(document);
     setupTheme();
     setupDrawer();
+    setupSidebarPaging();
     const thread = setupThread();
     setupLive(thread);
   });

@@ -436,3 +436,28 @@ def test_a_long_thread_opens_with_one_page_and_loads_older_on_scroll(open_page, 
     expect(page.locator("#older")).to_have_count(0)
     seqs = [int(seq) for seq in rows.evaluate_all("rows => rows.map(r => r.dataset.seq)")]
     assert seqs == list(range(1, 121))
+
+
+def test_older_conversations_are_appended_to_the_sidebar(open_page, database):
+    make_users(database, "paula")
+    database.shell(
+        "from chatapp.accounts.models import User\n"
+        "from conversations import services\n"
+        "paula = User.objects.get(username='paula')\n"
+        "for n in range(1, 56):\n"
+        "    services.conversation_create(creator=paula, kind='assistant', title=f'Topic {n}')\n"
+        "print('ok')"
+    )
+    page = open_page("paula")
+    page.goto("/")
+    titles = page.locator("#sidebar-lists .conversation-item .title")
+    expect(titles).to_have_count(50)
+    expect(titles.first).to_have_text("Topic 55")
+
+    page.get_by_role("link", name="Older conversations").click()
+    expect(titles).to_have_count(55)
+    expect(page).to_have_url(re.compile(r"/$"))  # in place: still the same page
+    assert sidebar_titles(page, "Recent") == [f"Topic {n}" for n in range(55, 0, -1)]
+    expect(page.get_by_role("link", name="Older conversations")).to_have_count(0)
+    # Keyboard users go on from the first conversation that came in.
+    expect(page.locator("#sidebar-lists a:focus .title")).to_have_text("Topic 5")

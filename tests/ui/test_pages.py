@@ -263,3 +263,93 @@ def test_participants_read_marker_moves_when_the_thread_is_opened(
     post(group, "unread one", sender=bob)
     browser_for(alice).get(thread_url(group))
     assert Participant.objects.get(conversation=group, user=alice).last_read_seq == 1
+
+
+@pytest.fixture
+def many_conversations(alice):
+    """alice's 55 assistant conversations, "Topic 1" the oldest; "Topic 3" pinned."""
+    conversations = []
+    for number in range(1, 56):
+        conversation, _ = services.conversation_create(
+            creator=alice, kind="assistant", title=f"Topic {number}"
+        )
+        conversations.append(conversation)
+    services.participant_set_flags(conversation=conversations[2], user=alice, pinned=True)
+    return conversations
+
+
+def sidebar_titles(page: str) -> list[str]:
+    return re.findall(r'<span class="title">([^<]+)</span>', page)
+
+
+def older_link(page: str) -> str | None:
+    found = re.search(r'<a href="([^"]+)" data-sidebar-older>Older conversations</a>', page)
+    return found[1].replace("&amp;", "&") if found else None
+
+
+def test_sidebar_pages_through_older_conversations(browser_for, alice, many_conversations):
+    client = browser_for(alice)
+    first = client.get("/").content.decode()
+    recent = [f"Topic {n}" for n in range(55, 0, -1) if n != 3]
+    assert sidebar_titles(first) == ["Topic 3", *recent[:50]]
+    link = older_link(first)
+    assert link is not None and link.startswith("?cursor=")
+
+    older = client.get("/" + link).content.decode()
+    # The rest, without the pinned one again; no further link, a way back.
+    assert sidebar_titles(older) == recent[50:]
+    assert older_link(older) is None
+    assert "Recent · older" in older and "Back to the newest" in older
+
+
+def test_the_older_sidebar_page_works_beside_a_thread_and_as_a_fragment(
+    browser_for, alice, many_conversations
+):
+    client = browser_for(alice)
+    thread = many_conversations[-1]
+    link = older_link(client.get(thread_url(thread)).content.decode())
+    page = client.get(thread_url(thread) + link)
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert 'id="thread-title">Topic 55<' in body  # the same thread
+    assert sidebar_titles(body)[:1] == ["Topic 5"]
+
+    fragment = client.get("/sidebar?section=recent&" + link.lstrip("?")).content.decode()
+    assert sidebar_titles(fragment) == ["Topic 5", "Topic 4", "Topic 2", "Topic 1"]
+
+
+def test_archived_sidebar_pages_keep_the_section(browser_for, alice, many_conversations):
+    for conversation in many_conversations:
+        services.participant_set_flags(conversation=conversation, user=alice, archived=True)
+    client = browser_for(alice)
+    link = older_link(client.get("/?section=archived").content.decode())
+    assert link.startswith("?section=archived&cursor=")
+    older = client.get("/" + link).content.decode()
+    assert sidebar_titles(older) == ["Topic 5", "Topic 4", "Topic 3", "Topic 2", "Topic 1"]
+
+
+@pytest.mark.parametrize("cursor", ["nonsense", "e30:1:abc", "x" * 3000, ""])
+def test_a_broken_sidebar_cursor_shows_the_newest_page(
+    browser_for, alice, many_conversations, cursor
+):
+    response = browser_for(alice).get("/", {"cursor": cursor})
+    assert response.status_code == 200
+    assert sidebar_titles(response.content.decode())[1] == "Topic 55"
+
+
+def test_sidebar_page_queries_do_not_grow_with_conversations(browser_for, alice, bob, team):
+    client = browser_for(alice)
+
+    def make(count):
+        for number in range(count):
+            services.conversation_create(creator=alice, kind="assistant", title=f"T{number}")
+
+    make(3)
+    client.get("/")
+    with CaptureQueriesContext(connection) as few:
+        client.get("/")
+    make(60)
+    link = older_link(client.get("/").content.decode())
+    with CaptureQueriesContext(connection) as many:
+        client.get("/" + link)
+    assert len(many) <= len(few)
