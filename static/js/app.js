@@ -148,6 +148,15 @@
 
     if (!location.hash) scrollToBottom();
 
+    // The header's count follows new rows: seq has no gaps, so the newest seq is the count.
+    const count = $("#message-count");
+    function updateCount() {
+      const total = lastSeq();
+      if (!count || total <= Number(count.dataset.count)) return;
+      count.dataset.count = total;
+      count.textContent = `${total} message${total === 1 ? "" : "s"}`;
+    }
+
     // Insert server-rendered rows: replace rows already shown (same seq), append the rest.
     function placeRows(html) {
       const stick = atBottom();
@@ -167,6 +176,7 @@
       });
       if (stick) scrollToBottom();
       updateRegenerate();
+      updateCount();
     }
 
     async function loadAfter(seq) {
@@ -321,6 +331,7 @@
               fresh.appendChild(text);
               if (row) row.replaceWith(fresh); else list.appendChild(fresh);
               row = fresh;
+              updateCount();
               scrollToBottom();
             } else if (name === "delta" && text && data.text) {
               const stick = atBottom();

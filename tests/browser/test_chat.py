@@ -143,6 +143,7 @@ def test_a_reply_streams_with_stop_shown_and_is_saved(open_page, people, fake, d
     expect(reply).to_contain_text("word3")
     assert "and done." not in reply.inner_text()  # still streaming
     expect(stop).to_be_visible()
+    expect(page.locator("#message-count")).to_have_text("2 messages")  # counted at once
 
     expect(stop).to_be_hidden(timeout=15_000)
     expect(reply.locator(".md.body")).to_have_text(answer)
@@ -307,6 +308,8 @@ def test_two_people_see_each_others_messages_live(open_page, people, database):
     )
     expect(bob.locator(".message[data-seq]")).to_have_count(2)
     expect(alice.locator(".message[data-seq]")).to_have_count(2)
+    for page in (alice, bob):  # the header's count follows
+        expect(page.locator("#message-count")).to_have_text("2 messages")
     # The sidebar followed too.
     expect(alice.locator("#sidebar .conversation-item.current")).to_contain_text(
         "Yes, Alice, live!", timeout=LIVE_TIMEOUT
