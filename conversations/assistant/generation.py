@@ -165,17 +165,24 @@ class Turn:
         return int(((moment or time.monotonic()) - self.started) * 1000)
 
 
-def _save_progress(message: Message, text: str, new_text: str) -> bool:
+def _save_progress(message: Message, text: str, saved_length: int) -> bool:
     """Save the text so far (False: the turn was stopped meanwhile), and announce the text
-    that is new since the last save to GET /events in every process (not stored)."""
+    that is new since the last save to GET /events in every process (not stored). The
+    event's `offset` is where that text starts in the reply, in characters: a client that
+    fetched the row mid-stream, or missed an event, can tell what it already has."""
     if not services.assistant_message_progress(message_id=message.pk, content=text):
         return False
-    if new_text:
+    if len(text) > saved_length:
         event_signal(
             {
                 "type": "message.delta",
                 "conversation_id": str(message.conversation_id),
-                "data": {"message_id": str(message.pk), "seq": message.seq, "text": new_text},
+                "data": {
+                    "message_id": str(message.pk),
+                    "seq": message.seq,
+                    "offset": saved_length,
+                    "text": text[saved_length:],
+                },
             }
         )
     return True
@@ -318,7 +325,7 @@ async def generate(prepared: PreparedReply) -> Message:
             if time.monotonic() - last_save >= interval and (saving is None or saving.done()):
                 last_save = time.monotonic()
                 saving = asyncio.ensure_future(
-                    _save_in_background(message, turn.text, turn.text[turn.saved_length :], stop)
+                    _save_in_background(message, turn.text, turn.saved_length, stop)
                 )
                 turn.saved_length = len(turn.text)
     except ProviderError as error:
@@ -355,9 +362,9 @@ async def generate(prepared: PreparedReply) -> Message:
     return await _finish(message, turn, outcome)
 
 
-async def _save_in_background(message: Message, text: str, new_text: str, stop: asyncio.Event):
+async def _save_in_background(message: Message, text: str, saved_length: int, stop: asyncio.Event):
     try:
-        if not await in_worker_thread(_save_progress)(message, text, new_text):
+        if not await in_worker_thread(_save_progress)(message, text, saved_length):
             stop.set()  # stopped (aborted, or closed as interrupted) by someone else
     except Exception:
         logger.exception("could not save the progress of %s", message.pk)

@@ -355,6 +355,31 @@
       }
     }
 
+    // Someone else's streaming reply (another tab, another person): each delta says where
+    // its text starts in the reply (`offset`, in characters), and the row says how much it
+    // holds (`data-length`), so text fetched with the row is not added twice, and a gap
+    // (a missed delta) fetches the row again.
+    function appendDelta(row, body, data) {
+      if (typeof data.offset !== "number") {
+        body.append(data.text);
+        return;
+      }
+      const have = Number(body.dataset.length || 0);
+      if (data.offset > have) {
+        if (!row.dataset.refetching) {
+          row.dataset.refetching = "1";
+          loadAfter(Number(row.dataset.seq) - 1);
+        }
+        return;
+      }
+      const fresh = Array.from(data.text).slice(have - data.offset);
+      if (!fresh.length) return;
+      const stick = atBottom();
+      body.append(fresh.join(""));
+      body.dataset.length = String(have + fresh.length);
+      if (stick) scrollToBottom();
+    }
+
     if (stopButton) {
       stopButton.addEventListener("click", () => {
         if (streamingMessageId && streamingMessageId !== "starting") {
@@ -373,7 +398,7 @@
           if (data.message_id === streamingMessageId) return;
           const row = $(`.message[data-message-id="${data.message_id}"]`, list);
           const body = row && $(".streaming-text", row);
-          if (body) body.append(data.text);
+          if (body) appendDelta(row, body, data);
           else if (!row) loadAfter(lastSeq()); // once: the next deltas find the row
           return;
         }

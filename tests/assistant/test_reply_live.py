@@ -411,6 +411,28 @@ def test_events_reach_participants_and_no_one_else(server, tokens):
         listener.stop.set()
 
 
+def test_streamed_text_reaches_events_with_contiguous_offsets(server, tokens, fake):
+    answer = "Offsets: " + " ".join(f"word{n} é✓🙂" for n in range(30))
+    fake.script(text_reply(answer, tokens_per_second=40))  # about a second: several saves
+    conversation_id = new_conversation(server, tokens["alice"])
+    other_tab = EventListener(server, tokens["alice"])
+    other_tab.start()
+    other_tab.ready.wait(5)
+    time.sleep(0.3)
+    reply(server, tokens["alice"], conversation_id)
+    assert other_tab.wait_for(lambda e: e[0] == "message.completed") is not None
+    other_tab.stop.set()
+
+    deltas = [data["data"] for name, data, _ in other_tab.events if name == "message.delta"]
+    assert len(deltas) >= 2, other_tab.events
+    # Each starts where the one before it ended (in characters, not bytes or UTF-16 units).
+    expected_offset = 0
+    for delta in deltas:
+        assert delta["offset"] == expected_offset
+        expected_offset += len(delta["text"])
+    assert answer.startswith("".join(delta["text"] for delta in deltas))
+
+
 def test_events_resume_with_last_event_id(server, tokens):
     conversation_id = group_with_bob(server, tokens)
     first = EventListener(server, tokens["bob"])

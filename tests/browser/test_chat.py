@@ -193,7 +193,7 @@ def test_stop_keeps_the_partial_reply(open_page, people, fake, database):
 
 def test_another_tab_sees_the_reply_arrive_live(open_page, people, fake):
     answer = "Seen from the other tab: " + " ".join(f"token{n}" for n in range(40))
-    fake.script(text_reply(answer, tokens_per_second=25))
+    fake.script(text_reply(answer, tokens_per_second=15))  # about three seconds
     page = open_page("alice")
     conversation_id = start_assistant_conversation(page)
     other = open_page("alice")
@@ -206,6 +206,13 @@ def test_another_tab_sees_the_reply_arrive_live(open_page, people, fake):
         "Answer in both tabs.", timeout=LIVE_TIMEOUT
     )
     expect(other.locator(".message.role-assistant[data-seq]")).to_be_attached(timeout=LIVE_TIMEOUT)
+    # The text grows while it streams, each piece once (deltas carry their offset).
+    streaming = other.locator(".message.role-assistant .streaming-text")
+    expect(streaming).to_contain_text("token5", timeout=LIVE_TIMEOUT)
+    partial = other.evaluate(
+        "() => document.querySelector('.message.role-assistant .streaming-text')?.textContent"
+    )
+    assert partial is None or answer.startswith(partial), partial
     expect(other.locator(".message.role-assistant .md.body")).to_have_text(answer, timeout=15_000)
     expect(page.locator(".message.role-assistant .md.body")).to_have_text(answer)
     # Streamed text arrives in dozens of deltas; they do not each fetch the rows again.

@@ -353,3 +353,13 @@ def test_sidebar_page_queries_do_not_grow_with_conversations(browser_for, alice,
     with CaptureQueriesContext(connection) as many:
         client.get("/" + link)
     assert len(many) <= len(few)
+
+
+def test_a_streaming_reply_renders_as_plain_text_with_its_length(browser_for, alice):
+    conversation, _ = services.conversation_create(creator=alice, kind="assistant")
+    services.message_post(conversation=conversation, sender=alice, content="Go on.")
+    turn = services.assistant_message_start(conversation=conversation, agent=None)
+    services.assistant_message_progress(message_id=turn.pk, content="**Half** of it, é🙂")
+    page = browser_for(alice).get(thread_url(conversation)).content.decode()
+    # Not markdown yet: the deltas that follow are plain text appended to it.
+    assert 'class="md body streaming-text" data-length="18">**Half** of it, é🙂</div>' in page
