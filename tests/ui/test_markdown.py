@@ -35,6 +35,8 @@ def live_parts(html: str) -> LiveParts:
         "[data](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
         '<a href="javascript:alert(1)">x</a>',
         "![x](javascript:alert(1))",
+        '![x" onerror="alert(1)](data:image/png;base64,AAAA)',
+        "![<img src=x onerror=alert(1)>](https://example.com/a.png)",
         '<svg onload="alert(1)">',
         "<iframe src=//evil></iframe>",
         '[x](" onmouseover="alert(1))',
@@ -67,3 +69,26 @@ def test_markdown_features_render():
 def test_unknown_language_code_is_escaped():
     html = render_markdown("```nosuchlanguage\n<b>x</b>\n```")
     assert "&lt;b&gt;" in html
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (
+            "![a cat](https://example.com/cat.png)",
+            '<a href="https://example.com/cat.png" rel="noopener noreferrer nofollow">'
+            "Image: a cat</a>",
+        ),
+        ("![](https://example.com/x.png)", ">Image</a>"),
+        ("![**bold** alt](https://example.com/b.png)", ">Image: bold alt</a>"),
+        # An image inside a link (a badge) is that link's text, not a link within a link.
+        (
+            "[![build](https://ci.example/badge.svg)](https://ci.example/)",
+            '<a href="https://ci.example/" rel="noopener noreferrer nofollow">Image: build</a>',
+        ),
+    ],
+)
+def test_images_are_links_named_by_their_alt_text(source, expected):
+    html = render_markdown(source)
+    assert expected in html
+    assert "<img" not in html  # the CSP would refuse it and show nothing
