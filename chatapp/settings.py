@@ -227,10 +227,12 @@ RETENTION_DAYS = env_int("RETENTION_DAYS", 30)
 
 # Imports (POST /api/v1/imports; docs/import-export.md). The largest file upload accepted,
 # refused with 413 before it is read; the most bytes decompressed out of the JSON members of
-# a ZIP; the most members a ZIP may have.
+# a ZIP (and, with what they leave, out of its images and files); the most members a ZIP may
+# have; the largest image or file of a ZIP stored with its message (a larger one is left).
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 100 * 1024 * 1024)
 IMPORT_MAX_UNCOMPRESSED_BYTES = env_int("IMPORT_MAX_UNCOMPRESSED_BYTES", 512 * 1024 * 1024)
 IMPORT_MAX_ZIP_MEMBERS = env_int("IMPORT_MAX_ZIP_MEMBERS", 10_000)
+IMPORT_MAX_ASSET_BYTES = env_int("IMPORT_MAX_ASSET_BYTES", 50 * 1024 * 1024)
 
 # --- Cache: rate-limit counters ------------------------------------------------------------
 # In-process by default (right for one process); several processes share Redis.

@@ -361,7 +361,18 @@ def artifact(request: HttpRequest, artifact_id: uuid.UUID) -> FileResponse:
     if not found.part.message.is_visible:
         raise Http404("No such file.")
     name = found.path.rsplit("/", 1)[-1] or "artifact"
-    return FileResponse(found.file.open("rb"), as_attachment=True, filename=name)
+    if found.is_inline_image:
+        # Shown in the thread (<img>) and opened in place; its type was read from its bytes
+        # when it was stored, and nosniff keeps the browser to it.
+        return FileResponse(found.file.open("rb"), filename=name, content_type=found.mime)
+    # Anything else only ever downloads, untyped: an HTML or SVG file written by someone
+    # else must not run on our origin.
+    return FileResponse(
+        found.file.open("rb"),
+        as_attachment=True,
+        filename=name,
+        content_type="application/octet-stream",
+    )
 
 
 @login_required

@@ -55,6 +55,10 @@ def artifact_upload_to(artifact: "Artifact", filename: str) -> str:
     return f"artifacts/{artifact.id}/{filename}"
 
 
+# Raster images the pages may show in place; never SVG, which can carry script.
+INLINE_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+
+
 class Artifact(TimestampedModel):
     Kind = ArtifactKind
 
@@ -74,3 +78,8 @@ class Artifact(TimestampedModel):
 
     def __str__(self) -> str:
         return self.path or f"{self.kind} artifact {self.id}"
+
+    @property
+    def is_inline_image(self) -> bool:
+        """A stored image a page may show (its MIME type was read from its bytes)."""
+        return bool(self.file) and self.mime in INLINE_IMAGE_TYPES

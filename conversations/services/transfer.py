@@ -8,6 +8,9 @@ conversation in a transaction of its own, so that a big import never holds the d
 conversation in memory. docs/import-export.md describes the formats and the decisions.
 """
 
+import hashlib
+import logging
+import mimetypes
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -15,13 +18,15 @@ from datetime import datetime
 from typing import BinaryIO
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from conversations.exceptions import InvalidInput, NotFound
+from conversations.exceptions import ChatError, InvalidInput, NotFound
 from conversations.models import (
     Agent,
     Artifact,
+    ArtifactKind,
     Conversation,
     ConversationKind,
     Membership,
@@ -33,12 +38,15 @@ from conversations.models import (
     PartType,
     Workspace,
 )
+from conversations.models.parts import INLINE_IMAGE_TYPES
 from conversations.transfer.plan import ConversationPlan, MessagePlan
 from conversations.transfer.reader import conversation_plans
-from conversations.transfer.sources import ImportLimits, open_upload
+from conversations.transfer.sources import Asset, ImportLimits, Upload, open_upload
 
 from .events import event_record
 from .messages import derive_title
+
+logger = logging.getLogger(__name__)
 
 # Messages written per INSERT round (with their parts and artifacts).
 BATCH_SIZE = 500
@@ -89,16 +97,62 @@ def conversation_import(
         if plan.source_id in seen:
             continue  # ChatGPT ZIPs may hold a conversation twice
         seen.add(plan.source_id)
-        conversation, created = _import_conversation(user=user, workspace=workspace, plan=plan)
+        conversation, created, assets = _import_conversation(
+            user=user, workspace=workspace, plan=plan, upload=upload
+        )
         (result.imported if created else result.skipped).append(conversation.pk)
+        _store_assets(assets)
     return result
+
+
+def _store_assets(assets: list[tuple[Artifact, Asset]]) -> None:
+    """After its conversation's transaction: each image or file of the ZIP that a message
+    points at, read, stored, and its artifact told where, with the MIME type its bytes show.
+    One that cannot be read (a damaged member) or stored is left out, logged: its artifact
+    keeps what the export said of it, as an import of a conversations.json alone does."""
+    for artifact, asset in assets:
+        try:
+            data = asset.read()
+        except ChatError as error:
+            logger.warning("import: %s left out: %s", asset.name, error)
+            continue
+        artifact.mime = _mime_type(data, asset.name)
+        artifact.file.save(artifact.path or "file", ContentFile(data), save=False)
+        try:
+            Artifact.objects.filter(pk=artifact.pk).update(
+                file=artifact.file.name,
+                mime=artifact.mime,
+                size=len(data),
+                sha256=hashlib.sha256(data).hexdigest(),
+            )
+        except Exception:
+            artifact.file.storage.delete(artifact.file.name)
+            logger.exception("import: %s could not be recorded", asset.name)
+
+
+def _mime_type(data: bytes, name: str) -> str:
+    """An image's type from its first bytes; other files' from their name, but never an
+    image type the bytes did not show (a page would show it in place)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    guessed = mimetypes.guess_type(name)[0] or ""
+    if not guessed or guessed in INLINE_IMAGE_TYPES:
+        return "application/octet-stream"
+    return guessed
 
 
 @transaction.atomic
 def _import_conversation(
-    *, user: AbstractBaseUser, workspace: Workspace, plan: ConversationPlan
-) -> tuple[Conversation, bool]:
-    """One conversation with all its messages, or the one imported from the same source."""
+    *, user: AbstractBaseUser, workspace: Workspace, plan: ConversationPlan, upload: Upload
+) -> tuple[Conversation, bool, list[tuple[Artifact, Asset]]]:
+    """One conversation with all its messages, or the one imported from the same source;
+    and the ZIP's images and files its messages point at, to store after the commit."""
     # Imports into one workspace queue here, so that the same file imported twice at once
     # cannot create a conversation twice. (NO KEY: creating conversations that point at the
     # workspace is not blocked.)
@@ -110,7 +164,7 @@ def _import_conversation(
         subject_id=plan.source_id,
     ).first()
     if existing is not None:
-        return existing, False
+        return existing, False, []
 
     now = timezone.now()
     agents = _Agents(workspace)
@@ -143,7 +197,9 @@ def _import_conversation(
         conversation=conversation, user=user, role=ParticipantRole.OWNER, joined_at=now
     )
 
-    writer = _MessageWriter(conversation=conversation, user=user, agents=agents, now=now)
+    writer = _MessageWriter(
+        conversation=conversation, user=user, agents=agents, now=now, upload=upload
+    )
     for message_plan in plan.messages:
         writer.add(message_plan)
     writer.flush()
@@ -176,7 +232,7 @@ def _import_conversation(
             "agent_id": str(conversation.agent_id) if conversation.agent_id else None,
         },
     )
-    return conversation, True
+    return conversation, True, writer.assets
 
 
 class _Agents:
@@ -200,8 +256,13 @@ class _MessageWriter:
     """Appends planned messages as seq 1, 2, 3 …, in batches of bulk INSERTs, adding up what
     the conversation's counters must say about them."""
 
-    def __init__(self, *, conversation: Conversation, user, agents: _Agents, now: datetime):
+    def __init__(
+        self, *, conversation: Conversation, user, agents: _Agents, now: datetime, upload: Upload
+    ):
         self.conversation = conversation
+        self.upload = upload
+        # Artifacts made for the ZIP's images and files, with where their bytes are.
+        self.assets: list[tuple[Artifact, Asset]] = []
         self.user = user
         self.agents = agents
         self.now = now
@@ -308,6 +369,20 @@ class _MessageWriter:
                         created_at=created_at,
                     )
                 )
+            elif part_plan.type in (PartType.IMAGE, PartType.FILE) and (
+                asset := self.upload.asset_for(part_plan.content.get("asset_pointer"))
+            ):
+                artifact = Artifact(
+                    part=part,
+                    kind=ArtifactKind.IMAGE
+                    if part_plan.type == PartType.IMAGE
+                    else ArtifactKind.FILE,
+                    path=asset.name.rsplit("/", 1)[-1][:500],
+                    size=asset.size,
+                    created_at=created_at,
+                )
+                self.artifacts.append(artifact)
+                self.assets.append((artifact, asset))
         if len(self.messages) >= BATCH_SIZE:
             self.flush()
 

@@ -2,8 +2,10 @@
 
 A plain JSON file is one document. A ZIP (the form ChatGPT sends) holds its conversations in
 `conversations.json` or, in newer exports, `conversations-000.json`, `conversations-001.json`
-…, or per-conversation files under a `conversations/` folder; its other members (user.json,
-chat.html, images) are never decompressed.
+…, or per-conversation files under a `conversations/` folder. Its images and files (named by
+the asset id the messages point at: `file-abc123-photo.png`, `dalle-generations/file-…webp`)
+are Assets, decompressed only when their message is written; the rest (user.json, chat.html)
+never is.
 
 Nothing here trusts the file: the size of the upload, the number of ZIP members (checked from
 the central directory's size before Python's zipfile reads it), the sizes the members
@@ -19,7 +21,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import ijson
 from django.conf import settings
@@ -37,6 +39,10 @@ CENTRAL_DIRECTORY_BYTES_PER_MEMBER = 1024
 CONVERSATION_MEMBER = re.compile(
     r"(?:^|/)(?:conversations(?:-\d+)?\.json|conversations/[^/]+\.json)$", re.IGNORECASE
 )
+# An image or file a message points at ("file-service://file-abc123", "sediment://file_00…")
+# lies in the ZIP under its asset id, often followed by its original name.
+ASSET_ID = re.compile(r"file[-_][A-Za-z0-9]+")
+ASSET_MEMBER = re.compile(r"(?:^|/)(file[-_][A-Za-z0-9]+)(?:[-.][^/]*)?$")
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,7 @@ class ImportLimits:
     max_bytes: int
     max_uncompressed_bytes: int
     max_zip_members: int
+    max_asset_bytes: int = 50 * 1024 * 1024
 
     @classmethod
     def from_settings(cls) -> "ImportLimits":
@@ -51,6 +58,7 @@ class ImportLimits:
             max_bytes=settings.IMPORT_MAX_BYTES,
             max_uncompressed_bytes=settings.IMPORT_MAX_UNCOMPRESSED_BYTES,
             max_zip_members=settings.IMPORT_MAX_ZIP_MEMBERS,
+            max_asset_bytes=settings.IMPORT_MAX_ASSET_BYTES,
         )
 
 
@@ -158,9 +166,39 @@ class JsonDocument:
 
 
 @dataclass
+class Asset:
+    """An image or file of the ZIP that a message points at, read only when that message is
+    written, and never past the size it declares."""
+
+    name: str  # its member name in the ZIP
+    size: int
+    _open_raw: Callable[[], BinaryIO]
+
+    def read(self) -> bytes:
+        """Its bytes; BadRequest when the member is damaged (a bad checksum, a lying size)."""
+        raw = self._open_raw()
+        try:
+            stream = CappedReader(raw, limit=self.size, name=self.name)
+            chunks = []
+            while chunk := stream.read(READ_SIZE):
+                chunks.append(chunk)
+            return b"".join(chunks)
+        finally:
+            raw.close()
+
+
+@dataclass
 class Upload:
     kind: str  # "json" | "zip"
     documents: list[JsonDocument]
+    assets: dict[str, Asset] = field(default_factory=dict)  # by asset id
+
+    def asset_for(self, pointer: Any) -> Asset | None:
+        """The asset an `asset_pointer` ("file-service://file-abc123") names, if the ZIP has it."""
+        if not isinstance(pointer, str) or "://" not in pointer:
+            return None
+        asset_id = pointer.split("://", 1)[1]
+        return self.assets.get(asset_id) if ASSET_ID.fullmatch(asset_id) else None
 
 
 @contextmanager
@@ -273,7 +311,37 @@ def _open_zip(file: BinaryIO, *, name: str, limits: ImportLimits) -> Upload:
         documents=[
             JsonDocument(member.filename, opener(member), member.file_size) for member in selected
         ],
+        assets=_assets(
+            members, opener, budget=limits.max_uncompressed_bytes - declared, limits=limits
+        ),
     )
+
+
+def _assets(
+    members: list[zipfile.ZipInfo],
+    opener: Callable[[zipfile.ZipInfo], Callable[[], BinaryIO]],
+    *,
+    budget: int,
+    limits: ImportLimits,
+) -> dict[str, Asset]:
+    """The members named by an asset id, by id: those the limits allow (each at most
+    max_asset_bytes, all of them within what the conversations left of the decompression
+    budget, in name order); the others stay pointers."""
+    assets: dict[str, Asset] = {}
+    for member in sorted(members, key=lambda member: member.filename):
+        found = ASSET_MEMBER.search(member.filename)
+        if (
+            found is None
+            or member.is_dir()
+            or member.filename.startswith("__MACOSX/")
+            or member.flag_bits & 0x1  # encrypted
+            or found[1] in assets
+            or member.file_size > min(limits.max_asset_bytes, budget)
+        ):
+            continue
+        assets[found[1]] = Asset(member.filename, member.file_size, opener(member))
+        budget -= member.file_size
+    return assets
 
 
 def _too_many_members(limits: ImportLimits) -> TooLarge:

@@ -2,19 +2,29 @@
 before reading, the ZIP forms, our format's edge cases, and concurrent imports."""
 
 import contextlib
+import hashlib
 import io
 import json
 import random
 import threading
 import tracemalloc
 import uuid
+import zipfile
 
 import pytest
 from django.db import connection
 
 from conversations import services
 from conversations.exceptions import BadRequest, ChatError, NotFound, TooLarge
-from conversations.models import Conversation, Message, Participant
+from conversations.models import (
+    Artifact,
+    ArtifactKind,
+    Conversation,
+    Message,
+    MessagePart,
+    Participant,
+    PartType,
+)
 from conversations.transfer.sources import CappedReader, ImportLimits
 from conversations.transfer.uploads import UploadSizeLimitHandler, UploadTooLarge
 
@@ -296,3 +306,96 @@ def test_damaged_files_never_fail_with_anything_but_a_domain_error(alice):
             data = _mutated_bytes(rng.choice(archives), rng)
         with contextlib.suppress(ChatError):
             import_bytes(alice, data)
+
+
+# --- the images and files of a ChatGPT ZIP ------------------------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
+WEBP = b"RIFF\x24\x00\x00\x00WEBPVP8 " + bytes(24)
+
+
+def image_parts(conversation: Conversation):
+    return list(
+        MessagePart.objects.filter(message__conversation=conversation, type=PartType.IMAGE)
+        .select_related("artifact")
+        .order_by("message__seq", "index")
+    )
+
+
+def multimodal_zip(**members: bytes) -> bytes:
+    """multimodal.json (a user's upload `file-abc123`, a DALL·E picture `file-dalle1`) with
+    the given other members."""
+    return make_zip({"conversations.json": fixture_bytes("multimodal.json"), **members})
+
+
+def test_the_images_a_zip_holds_are_stored_with_their_messages(alice):
+    result = import_bytes(
+        alice,
+        multimodal_zip(
+            **{
+                "file-abc123-holiday photo.png": PNG,
+                "dalle-generations/file-dalle1-3f2a.webp": WEBP,
+                "user.json": b"{}",
+            }
+        ),
+    )
+    conversation = Conversation.objects.get(pk=result.imported[0])
+    upload, dalle = image_parts(conversation)
+    assert upload.content["asset_pointer"] == "file-service://file-abc123"  # still said
+    assert upload.artifact.kind == ArtifactKind.IMAGE
+    assert upload.artifact.path == "file-abc123-holiday photo.png"
+    assert upload.artifact.mime == "image/png" and upload.artifact.size == len(PNG)
+    assert upload.artifact.sha256 == hashlib.sha256(PNG).hexdigest()
+    assert upload.artifact.file.read() == PNG and upload.artifact.is_inline_image
+    assert dalle.artifact.mime == "image/webp" and dalle.artifact.file.read() == WEBP
+
+
+def test_a_reimport_stores_no_image_again(alice):
+    data = multimodal_zip(**{"file-abc123.png": PNG})
+    import_bytes(alice, data)
+    again = import_bytes(alice, data)
+    assert again.imported == [] and Artifact.objects.count() == 1
+
+
+def test_images_the_zip_lacks_or_the_limits_refuse_stay_pointers(alice):
+    limits = ImportLimits(
+        max_bytes=10_000_000,
+        max_uncompressed_bytes=10_000_000,
+        max_zip_members=10,
+        max_asset_bytes=len(PNG),
+    )
+    # file-dalle1 is not in the ZIP; file-abc123 is, but bigger than an asset may be.
+    data = multimodal_zip(**{"file-abc123.png": PNG + b"more"})
+    conversation = Conversation.objects.get(pk=import_bytes(alice, data, limits=limits).imported[0])
+    assert len(image_parts(conversation)) == 2
+    assert not Artifact.objects.exists()
+
+
+def test_what_is_not_an_image_is_never_served_as_one(alice):
+    data = multimodal_zip(
+        **{
+            "file-abc123.png": b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>",
+            "file-dalle1.svg": b"<svg/>",
+        }
+    )
+    import_bytes(alice, data)
+    mimes = sorted(Artifact.objects.values_list("mime", flat=True))
+    assert mimes == ["application/octet-stream", "image/svg+xml"]
+    assert not any(artifact.is_inline_image for artifact in Artifact.objects.all())
+
+
+def test_a_damaged_image_is_left_out_and_the_conversation_imported(alice):
+    # Flip a byte of the image's (stored, uncompressed) data: its checksum fails on reading.
+    data = bytearray(
+        make_zip(
+            {"conversations.json": fixture_bytes("multimodal.json"), "file-abc123.png": PNG},
+            compression=zipfile.ZIP_STORED,
+        )
+    )
+    start = data.find(PNG)
+    data[start + 20] ^= 0xFF
+    result = import_bytes(alice, bytes(data))
+    assert len(result.imported) == 1
+    # What the ZIP said of it is kept; its bytes are not.
+    artifact = Artifact.objects.get()
+    assert artifact.path == "file-abc123.png" and not artifact.file and not artifact.sha256

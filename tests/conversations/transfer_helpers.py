@@ -35,7 +35,7 @@ def make_zip(members: dict[str, bytes], *, compression=zipfile.ZIP_DEFLATED) -> 
 
 def chatgpt_zip() -> bytes:
     """The layout ChatGPT sends now: conversations split over numbered files beside other
-    JSON, the HTML viewer and the uploaded images (which an import never reads)."""
+    JSON, the HTML viewer, and an uploaded image (stored with the message that points at it)."""
     first = fixture_json("branched.json") + fixture_json("tools.json")
     return make_zip(
         {

@@ -1,6 +1,7 @@
 """The HTML pages through Django's test client, without JavaScript: reading, posting and every
 action work with plain forms and links."""
 
+import io
 import re
 
 import pytest
@@ -9,7 +10,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from conversations import services
-from conversations.models import Message, Participant, Report
+from conversations.models import Artifact, Conversation, Message, Participant, Report
+from tests.conversations.transfer_helpers import fixture_bytes, make_zip
 
 pytestmark = pytest.mark.django_db
 
@@ -363,3 +365,37 @@ def test_a_streaming_reply_renders_as_plain_text_with_its_length(browser_for, al
     page = browser_for(alice).get(thread_url(conversation)).content.decode()
     # Not markdown yet: the deltas that follow are plain text appended to it.
     assert 'class="md body streaming-text" data-length="18">**Half** of it, é🙂</div>' in page
+
+
+def test_an_imported_image_is_shown_in_its_message_for_participants_only(
+    browser_for, alice, charlie
+):
+    png = b"\x89PNG\r\n\x1a\n" + bytes(32)
+    archive = make_zip(
+        {
+            "conversations.json": fixture_bytes("multimodal.json"),
+            "file-abc123-photo.png": png,
+            "file-dalle1.html": b"<script>alert(1)</script>",
+        }
+    )
+    result = services.conversation_import(user=alice, file=io.BytesIO(archive))
+    conversation = Conversation.objects.get(pk=result.imported[0])
+    image = Artifact.objects.get(mime="image/png")
+    body = browser_for(alice).get(thread_url(conversation)).content.decode()
+    assert (
+        f'<img src="/artifacts/{image.pk}" alt="Image file-abc123-photo.png" loading="lazy"' in body
+    )
+    assert 'width="1024" height="768"' in body
+
+    shown = browser_for(alice).get(f"/artifacts/{image.pk}")
+    assert shown.status_code == 200 and shown["Content-Type"] == "image/png"
+    assert "attachment" not in shown.get("Content-Disposition", "")
+    assert b"".join(shown.streaming_content) == png
+    # What is not an image (here HTML named like the DALL·E picture) is only ever a download.
+    other = Artifact.objects.exclude(pk=image.pk).get()
+    download = browser_for(alice).get(f"/artifacts/{other.pk}")
+    assert download["Content-Disposition"].startswith("attachment")
+    assert download["Content-Type"] == "application/octet-stream" and not other.is_inline_image
+    assert f'<img src="/artifacts/{other.pk}"' not in body
+
+    assert browser_for(charlie).get(f"/artifacts/{image.pk}").status_code == 404
