@@ -12,9 +12,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from conversations import selectors, services
+from conversations.downloads import artifact_response
 from conversations.exceptions import BadCursor, ChatError, NotFound
 from conversations.forms import ConversationForm, MessageForm, RenameForm, ReportForm
-from conversations.models import Artifact, ConversationKind, MessageRole
+from conversations.models import ConversationKind, MessageRole
 from conversations.pagination import decode_time_id_cursor, encode_time_id_cursor
 from conversations.selectors.people import (
     agents_for_user,
@@ -349,30 +350,11 @@ def delete_message(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
 @require_GET
 def artifact(request: HttpRequest, artifact_id: uuid.UUID) -> FileResponse:
     """An artifact's file, for participants of its conversation only."""
-    found = Artifact.objects.select_related("part__message").filter(pk=artifact_id).first()
-    if (
-        found is None
-        or not found.file
-        or not selectors.user_can_see_conversation(
-            user=request.user, conversation_id=found.part.message.conversation_id
-        )
-    ):
-        raise Http404("No such file.")
-    if not found.part.message.is_visible:
-        raise Http404("No such file.")
-    name = found.path.rsplit("/", 1)[-1] or "artifact"
-    if found.is_inline_image:
-        # Shown in the thread (<img>) and opened in place; its type was read from its bytes
-        # when it was stored, and nosniff keeps the browser to it.
-        return FileResponse(found.file.open("rb"), filename=name, content_type=found.mime)
-    # Anything else only ever downloads, untyped: an HTML or SVG file written by someone
-    # else must not run on our origin.
-    return FileResponse(
-        found.file.open("rb"),
-        as_attachment=True,
-        filename=name,
-        content_type="application/octet-stream",
-    )
+    try:
+        found = selectors.artifact_get_for_user(user=request.user, artifact_id=artifact_id)
+    except NotFound:
+        raise Http404("No such file.") from None
+    return artifact_response(found)
 
 
 @login_required

@@ -13,6 +13,7 @@ from django.utils import timezone
 from chatapp.accounts.models import ApiToken
 from chatapp.accounts.services import personal_token_create
 from chatapp.api import api
+from conversations import services
 
 pytestmark = pytest.mark.django_db
 
@@ -62,11 +63,14 @@ def call(client: Client, method: str, path: str, body=None):
 def ids(alice, group, post):
     message = post(group, "alice's words")
     token = personal_token_create(user=alice, name="alice's token").token
+    part = services.message_part_add(message=message, type="file")
+    artifact = services.artifact_create(part=part, kind="file", data=b"notes", path="notes.txt")
     return {
         "conversation_id": group.pk,
         "message_id": message.pk,
         "user_id": alice.pk,
         "token_id": token.pk,
+        "artifact_id": artifact.pk,
     }
 
 

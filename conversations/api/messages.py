@@ -9,6 +9,7 @@ from pydantic import Field
 
 from chatapp import ratelimit
 from conversations import selectors, services
+from conversations.downloads import artifact_response
 from conversations.schemas import (
     ERRORS,
     ErrorOut,
@@ -97,3 +98,29 @@ def report_message(request: HttpRequest, message_id: uuid.UUID, payload: ReportI
         message=message, reporter=request.auth, reason=payload.reason, note=payload.note
     )
     return Status(201 if created else 200, report)
+
+
+_FILE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "application/octet-stream")
+
+
+@router.get(
+    "/artifacts/{artifact_id}",
+    response={401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "The file",
+                "content": {
+                    kind: {"schema": {"type": "string", "format": "binary"}} for kind in _FILE_TYPES
+                },
+            }
+        }
+    },
+)
+def download_artifact(request: HttpRequest, artifact_id: uuid.UUID):
+    """The file of a part's artifact (`parts[].artifact.url`): an image inline with its
+    type (PNG, JPEG, GIF, WebP, read from its bytes), anything else as an
+    `application/octet-stream` attachment. Participants only; 404 when no file is stored."""
+    return artifact_response(
+        selectors.artifact_get_for_user(user=request.auth, artifact_id=artifact_id)
+    )

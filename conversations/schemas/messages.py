@@ -5,11 +5,29 @@ from datetime import datetime
 from typing import Any
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, computed_field
 
 from conversations.models import CLIENT_MESSAGE_ID_MAX_LENGTH, CONTENT_MAX_LENGTH
 
 from .common import OutModel, UserRefOut
+
+API_PREFIX = "/api/v1"
+
+
+class ArtifactOut(OutModel):
+    id: uuid.UUID
+    kind: str
+    path: str
+    mime: str
+    size: int
+    sha256: str
+    file: Any = Field(exclude=True)  # stored or not: `url` says
+
+    @computed_field
+    @property
+    def url(self) -> str | None:
+        """Where to GET its file (participants only), when a file is stored."""
+        return f"{API_PREFIX}/artifacts/{self.id}" if self.file else None
 
 
 class MessagePartOut(OutModel):
@@ -20,6 +38,9 @@ class MessagePartOut(OutModel):
     tool_name: str
     tool_call_id: str
     tool_duration_ms: int | None
+    # A file the part made or brought (an image of an imported ChatGPT export, an
+    # assistant's file): what is known of it.
+    artifact: ArtifactOut | None = None
 
 
 class MessageOut(OutModel):

@@ -10,7 +10,7 @@ from django.db.models import Exists, F, FilteredRelation, OuterRef, Prefetch, Q
 from django.db.models.functions import Substr
 
 from conversations.exceptions import InvalidInput, NotFound
-from conversations.models import Conversation, Message, MessagePart, Participant
+from conversations.models import Artifact, Conversation, Message, MessagePart, Participant
 from conversations.models.messages import MessageVisibility
 
 EXCERPT_LENGTH = 200
@@ -446,6 +446,22 @@ _PART_COLUMNS = (
     "tool_call_id",
     "tool_duration_ms",
 )
+# A part's artifact, read in the same query (a LEFT JOIN), as ArtifactOut's fields.
+_ARTIFACT_COLUMNS = {
+    "artifact__id": "id",
+    "artifact__kind": "kind",
+    "artifact__path": "path",
+    "artifact__mime": "mime",
+    "artifact__size": "size",
+    "artifact__sha256": "sha256",
+    "artifact__file": "file",
+}
+
+
+def _take_artifact(part: dict) -> dict | None:
+    """Moves the artifact's columns out of a part's values: its fields, or None."""
+    fields = {name: part.pop(column) for column, name in _ARTIFACT_COLUMNS.items()}
+    return fields if fields["id"] is not None else None
 
 
 def _message_row(values: dict) -> MessageRow:
@@ -516,7 +532,8 @@ def message_page_rows(
         parts = MessagePart.objects.filter(message_id__in=list(with_parts)).order_by(
             "message_id", "index"
         )
-        for part in parts.values(*_PART_COLUMNS):
+        for part in parts.values(*_PART_COLUMNS, *_ARTIFACT_COLUMNS):
+            part["artifact"] = _take_artifact(part)
             with_parts[part["message_id"]].parts_list.append(part)
     return MessagePage(
         conversation=None,
@@ -544,3 +561,24 @@ def message_get_for_user(*, user: AbstractBaseUser, message_id: Any) -> Message:
     if message is None:
         raise NotFound("No such message.")
     return message
+
+
+def artifact_get_for_user(*, user: AbstractBaseUser, artifact_id: Any) -> Artifact:
+    """A stored artifact of a visible message in a live conversation the user takes part
+    in, else NotFound (as for a file that was never stored)."""
+    pk = _as_uuid(artifact_id)
+    if pk is None or not user.is_authenticated:
+        raise NotFound("No such file.")
+    artifact = (
+        Artifact.objects.filter(
+            pk=pk,
+            part__message__deleted_at__isnull=True,
+            part__message__hidden_at__isnull=True,
+            part__message__conversation__in=Conversation.objects.alive().visible_to(user),
+        )
+        .exclude(file="")
+        .first()
+    )
+    if artifact is None:
+        raise NotFound("No such file.")
+    return artifact

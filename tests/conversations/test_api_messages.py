@@ -6,9 +6,10 @@ import uuid
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from conversations import services
-from conversations.models import Message
+from conversations.models import Artifact, Message
 
 pytestmark = pytest.mark.django_db
 
@@ -162,9 +163,10 @@ def test_message_page_query_count_does_not_grow_with_the_page(
     for number in range(50):
         message = post(group, f"m{number}")
         if number % 2:
-            services.message_part_add(message=message, type="text", content={"text": "p"})
+            part = services.message_part_add(message=message, type="file")
+            services.artifact_create(part=part, kind="file", data=b"x", path=f"f{number}.txt")
     # Session, user, the messages joined to alice's participation, the parts of those that
-    # have any.
+    # have any (with their artifacts).
     with django_assert_num_queries(4):
         page = client.get(url(group), {"limit": 5}).json()["items"]
     assert len(page) == 5
@@ -197,3 +199,75 @@ def test_an_empty_page_is_empty_for_a_participant_and_404_for_anyone_else(
         answer = client_for(charlie).get(url(group), params)
         assert answer.status_code == 404
         assert answer.json()["error"]["code"] == "not_found"
+
+
+# --- artifacts: a part's file ------------------------------------------------------------------
+
+
+def test_a_parts_artifact_is_listed_with_the_url_of_its_file(alice, group, client_for, post):
+    message = post(group, "see the file")
+    part = services.message_part_add(message=message, type="file")
+    artifact = services.artifact_create(part=part, kind="file", data=b"a,b\n", path="out/t.csv")
+    bare = services.message_part_add(message=message, type="image")
+    bare_artifact = Artifact.objects.create(part=bare, kind="image", path="lost.png", size=9)
+    client = client_for(alice)
+    for body in (
+        client.get(url(group)).json()["items"][-1],
+        # An edit answers with the message read as a model, not as page rows.
+        client.patch(
+            f"/api/v1/messages/{message.pk}",
+            data=json.dumps({"content": "see the file!"}),
+            content_type="application/json",
+        ).json(),
+    ):
+        listed = [item["artifact"] for item in body["parts"]]
+        assert listed[0] == {
+            "id": str(artifact.pk),
+            "kind": "file",
+            "path": "out/t.csv",
+            "mime": "",
+            "size": 4,
+            "sha256": artifact.sha256,
+            "url": f"/api/v1/artifacts/{artifact.pk}",
+        }
+        assert listed[1]["id"] == str(bare_artifact.pk) and listed[1]["url"] is None
+
+    download = client.get(f"/api/v1/artifacts/{artifact.pk}")
+    assert download.status_code == 200 and b"".join(download.streaming_content) == b"a,b\n"
+    assert download["Content-Type"] == "application/octet-stream"
+    assert download["Content-Disposition"] == 'attachment; filename="t.csv"'
+    # No file stored: nothing to give.
+    assert_error(client.get(f"/api/v1/artifacts/{bare_artifact.pk}"), 404, "not_found")
+
+
+def test_an_image_artifact_is_answered_inline_with_its_type(alice, group, client_for, post):
+    png = b"\x89PNG\r\n\x1a\n" + bytes(16)
+    part = services.message_part_add(message=post(group, "a picture"), type="image")
+    artifact = services.artifact_create(
+        part=part, kind="image", data=png, path="p.png", mime="image/png"
+    )
+    answer = client_for(alice).get(f"/api/v1/artifacts/{artifact.pk}")
+    assert answer["Content-Type"] == "image/png" and answer["X-Content-Type-Options"] == "nosniff"
+    assert not answer["Content-Disposition"].startswith("attachment")
+
+
+@pytest.mark.parametrize("gone", ["deleted", "hidden"])
+def test_the_file_of_a_deleted_or_hidden_message_is_gone(alice, bob, group, client_for, post, gone):
+    message = post(group, "oops", sender=bob)
+    part = services.message_part_add(message=message, type="file")
+    artifact = services.artifact_create(part=part, kind="file", data=b"x", path="x.txt")
+    if gone == "deleted":
+        services.message_delete(message=message, actor=bob)
+    else:
+        Message.objects.filter(pk=message.pk).update(hidden_at=timezone.now())
+    assert_error(client_for(alice).get(f"/api/v1/artifacts/{artifact.pk}"), 404, "not_found")
+
+
+@pytest.mark.parametrize("artifact_id", ["nope", "1", "00000000-0000-0000-0000-00000000000Z"])
+def test_a_malformed_artifact_id_is_no_such_route(alice, client_for, artifact_id):
+    # As for every id in a path (tests/test_api_errors.py): 404, never a 500.
+    assert_error(client_for(alice).get(f"/api/v1/artifacts/{artifact_id}"), 404, "not_found")
+
+
+def test_an_unknown_artifact_gets_404(alice, client_for):
+    assert_error(client_for(alice).get(f"/api/v1/artifacts/{uuid.uuid4()}"), 404, "not_found")
