@@ -93,12 +93,32 @@
     clearTimeout(sidebarTimer);
     sidebarTimer = setTimeout(async () => {
       const response = await fetch(lists.dataset.sidebarUrl, { credentials: "same-origin" });
-      if (response.ok) lists.replaceChildren(fragment(await response.text()));
+      if (!response.ok) return;
+      const fresh = fragment(await response.text());
+      keepOlderPages(lists, fresh);
+      lists.replaceChildren(fresh);
     }, 250);
   }
 
+  // The refresh brings the newest page. When older pages were loaded in place, what was
+  // shown below it stays (but for what the newest page now holds), and so does the link
+  // that goes on after the last loaded page.
+  function keepOlderPages(lists, fresh) {
+    if (!$("li[data-older]", lists)) return;
+    const freshList = $$("ul.conversation-list", fresh).pop();
+    if (!freshList) return;
+    const shown = new Set($$("li[data-conversation-id]", fresh).map((li) => li.dataset.conversationId));
+    const kept = $$("li[data-conversation-id]", $$("ul.conversation-list", lists).pop())
+      .filter((li) => !shown.has(li.dataset.conversationId));
+    kept.forEach((li) => { li.dataset.older = "1"; });
+    freshList.append(...kept);
+    const link = $("[data-sidebar-older]", lists);
+    const freshLink = $("[data-sidebar-older]", fresh);
+    if (freshLink) freshLink.closest(".more").replaceWith(link ? link.closest(".more") : "");
+  }
+
   // "Older conversations": the next page is appended to the list in place (without
-  // JavaScript the link opens the page with it). A live refresh goes back to the newest.
+  // JavaScript the link opens the page with it); a live refresh keeps it (keepOlderPages).
   function setupSidebarPaging() {
     const lists = $("#sidebar-lists");
     if (!lists) return;
@@ -116,6 +136,7 @@
       const older = fragment(await response.text());
       const list = $$("ul.conversation-list", lists).pop();
       const added = $$("li.conversation-item", older);
+      added.forEach((li) => { li.dataset.older = "1"; });
       list.append(...added);
       const next = $("[data-sidebar-older]", older);
       link.closest(".more").replaceWith(next ? next.closest(".more") : "");

@@ -471,3 +471,23 @@ def test_older_conversations_are_appended_to_the_sidebar(open_page, database):
     expect(page.get_by_role("link", name="Older conversations")).to_have_count(0)
     # Keyboard users go on from the first conversation that came in.
     expect(page.locator("#sidebar-lists a:focus .title")).to_have_text("Topic 5")
+
+    # A message in an old conversation: the live refresh moves it to the top and keeps
+    # the rest of what was loaded.
+    oldest = page.locator("#sidebar-lists li", has_text="Topic 1").last
+    conversation_id = oldest.get_attribute("data-conversation-id")
+    with page.expect_response(lambda response: "/sidebar" in response.url):
+        page.evaluate(
+            """async (id) => {
+                const csrf = document.cookie.split('; ').find(c => c.startsWith('csrftoken='));
+                await fetch(`/api/v1/conversations/${id}/messages`, {
+                    method: 'POST', credentials: 'same-origin',
+                    headers: {'Content-Type': 'application/json',
+                              'X-CSRFToken': decodeURIComponent(csrf.split('=')[1])},
+                    body: JSON.stringify({content: 'Back to this one.'}),
+                });
+            }""",
+            conversation_id,
+        )
+    expect(titles.first).to_have_text("Topic 1")
+    assert sidebar_titles(page, "Recent") == ["Topic 1"] + [f"Topic {n}" for n in range(55, 1, -1)]
