@@ -27,6 +27,15 @@ def _as_uuid(value: Any) -> uuid.UUID | None:
         return None
 
 
+def _pk_for(user: AbstractBaseUser, value: Any, *, missing: str) -> uuid.UUID:
+    """The id asked for, as a UUID; NotFound(`missing`) for one that cannot be an id, or
+    for a caller who is not signed in (nothing is anyone's but a user's)."""
+    pk = _as_uuid(value)
+    if pk is None or not user.is_authenticated:
+        raise NotFound(missing)
+    return pk
+
+
 def _check_limit(limit: int) -> int:
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_PAGE_SIZE:
         raise InvalidInput("limit", f"limit must be between 1 and {MAX_PAGE_SIZE}.")
@@ -38,9 +47,7 @@ def conversation_get_for_user(
 ) -> Conversation:
     """The conversation if `user` takes part in it now; from the trash with deleted=True.
     Carries `.participant`: the user's own participation (role, pin, read marker)."""
-    pk = _as_uuid(conversation_id)
-    if pk is None or not user.is_authenticated:
-        raise NotFound("No such conversation.")
+    pk = _pk_for(user, conversation_id, missing="No such conversation.")
     participant = (
         Participant.objects.filter(
             user=user,
@@ -488,9 +495,7 @@ def message_page_rows(
     parts of those messages that have any. `conversation` is None on this page."""
     limit = _check_limit(limit)
     before, after = _check_anchors(before, after)
-    pk = _as_uuid(conversation_id)
-    if pk is None or not user.is_authenticated:
-        raise NotFound("No such conversation.")
+    pk = _pk_for(user, conversation_id, missing="No such conversation.")
     messages = (
         Message.objects.filter(
             conversation_id=pk,
@@ -545,9 +550,7 @@ def message_page_rows(
 
 def message_get_for_user(*, user: AbstractBaseUser, message_id: Any) -> Message:
     """One message of a live conversation the user takes part in, else NotFound."""
-    pk = _as_uuid(message_id)
-    if pk is None or not user.is_authenticated:
-        raise NotFound("No such message.")
+    pk = _pk_for(user, message_id, missing="No such message.")
     message = (
         Message.objects.filter(
             pk=pk,
@@ -566,9 +569,7 @@ def message_get_for_user(*, user: AbstractBaseUser, message_id: Any) -> Message:
 def artifact_get_for_user(*, user: AbstractBaseUser, artifact_id: Any) -> Artifact:
     """A stored artifact of a visible message in a live conversation the user takes part
     in, else NotFound (as for a file that was never stored)."""
-    pk = _as_uuid(artifact_id)
-    if pk is None or not user.is_authenticated:
-        raise NotFound("No such file.")
+    pk = _pk_for(user, artifact_id, missing="No such file.")
     artifact = (
         Artifact.objects.filter(
             pk=pk,
