@@ -1,28 +1,92 @@
-"""Fixed-window rate limits on Django's cache: in-process by default, shared across
-processes when CACHE_URL points at Redis."""
+"""The one rate limiter: fixed windows on Django's cache (in-process by default, shared
+across processes when CACHE_URL points at Redis).
+
+Every limit is a `Limit` below, read from two settings (how many, per how many seconds) at
+the moment it is applied, so that an operator's environment and a test's `settings`
+override both take effect. docs/security.md lists them.
+"""
 
 import time
+from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.cache import cache
 
 from conversations.exceptions import RateLimited
 
 
-def _window(key: str, window: int) -> tuple[str, int]:
+@dataclass(frozen=True)
+class Limit:
+    name: str  # the cache namespace, stable across releases
+    count_setting: str
+    window_setting: str
+    message: str
+
+    @property
+    def count(self) -> int:
+        return getattr(settings, self.count_setting)
+
+    @property
+    def window(self) -> int:
+        return max(getattr(settings, self.window_setting), 1)
+
+
+SIGN_IN_FAILURES = Limit(
+    "login",
+    "LOGIN_FAILURE_LIMIT",
+    "LOGIN_FAILURE_WINDOW_SECONDS",
+    "Too many failed sign-ins; wait before trying again.",
+)
+REGISTRATIONS = Limit(
+    "register",
+    "REGISTER_RATE_LIMIT",
+    "REGISTER_RATE_WINDOW_SECONDS",
+    "Too many sign-ups from this address; wait before trying again.",
+)
+POSTS = Limit(
+    "post",
+    "POST_RATE_LIMIT",
+    "POST_RATE_WINDOW_SECONDS",
+    "You are posting too fast; wait a moment.",
+)
+REPLIES = Limit(
+    "reply",
+    "REPLY_RATE_LIMIT",
+    "REPLY_RATE_WINDOW_SECONDS",
+    "You have asked for too many assistant replies; wait before asking again.",
+)
+IMPORTS = Limit(
+    "import",
+    "IMPORT_RATE_LIMIT",
+    "IMPORT_RATE_WINDOW_SECONDS",
+    "You have imported too many files; wait before importing again.",
+)
+TOKEN_CREATIONS = Limit(
+    "token",
+    "TOKEN_CREATE_RATE_LIMIT",
+    "TOKEN_CREATE_RATE_WINDOW_SECONDS",
+    "You have created too many tokens; wait before creating another.",
+)
+
+ALL_LIMITS = [SIGN_IN_FAILURES, REGISTRATIONS, POSTS, REPLIES, IMPORTS, TOKEN_CREATIONS]
+
+
+def _bucket(limit: Limit, key: str) -> tuple[str, int]:
     """The cache key of the current window and the seconds left in it."""
+    window = limit.window
     now = int(time.time())
     start = now - now % window
-    return f"ratelimit:{key}:{start}", start + window - now
+    return f"ratelimit:{limit.name}:{key}:{window}:{start}", start + window - now
 
 
-def count(key: str, *, window: int) -> int:
-    bucket, _ = _window(key, window)
+def count(limit: Limit, key: str) -> int:
+    bucket, _ = _bucket(limit, key)
     return cache.get(bucket, 0)
 
 
-def record(key: str, *, window: int) -> int:
+def record(limit: Limit, key: str) -> int:
     """Count one more event in the current window; returns the new count."""
-    bucket, left = _window(key, window)
+    bucket, left = _bucket(limit, key)
     if cache.add(bucket, 1, timeout=left + 1):
         return 1
     try:
@@ -32,20 +96,24 @@ def record(key: str, *, window: int) -> int:
         return 1
 
 
-def check(key: str, *, limit: int, window: int, message: str) -> None:
-    """Raise RateLimited if `key` has reached `limit` events in this window."""
-    bucket, left = _window(key, window)
-    if cache.get(bucket, 0) >= limit:
-        raise RateLimited(message, retry_after=max(left, 1))
+def refuse(limit: Limit, key: str) -> RateLimited:
+    """The error to raise for `key`: its message, and the seconds left in the window."""
+    _, left = _bucket(limit, key)
+    return RateLimited(limit.message, retry_after=max(left, 1))
 
 
-def hit(key: str, *, limit: int, window: int, message: str) -> None:
-    """Count one event, and raise RateLimited if it goes over `limit`."""
-    if record(key, window=window) > limit:
-        _, left = _window(key, window)
-        raise RateLimited(message, retry_after=max(left, 1))
+def check(limit: Limit, key: str) -> None:
+    """Raise RateLimited if `key` has reached the limit in this window (counting nothing)."""
+    if count(limit, key) >= limit.count:
+        raise refuse(limit, key)
 
 
-def reset(key: str, *, window: int) -> None:
-    bucket, _ = _window(key, window)
+def hit(limit: Limit, key: str) -> None:
+    """Count one event, and raise RateLimited if it goes over the limit."""
+    if record(limit, key) > limit.count:
+        raise refuse(limit, key)
+
+
+def reset(limit: Limit, key: str) -> None:
+    bucket, _ = _bucket(limit, key)
     cache.delete(bucket)

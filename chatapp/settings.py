@@ -250,8 +250,17 @@ ACCESS_TOKEN_MINUTES = env_int("ACCESS_TOKEN_MINUTES", 15)
 REFRESH_TOKEN_DAYS = env_int("REFRESH_TOKEN_DAYS", 30)
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60)
-POST_RATE_LIMIT = env_int("POST_RATE_LIMIT", 60)
+# Each limit of chatapp/ratelimit.py: how many, per how many seconds (docs/security.md).
+REGISTER_RATE_LIMIT = env_int("REGISTER_RATE_LIMIT", 10)  # sign-up attempts per address
+REGISTER_RATE_WINDOW_SECONDS = env_int("REGISTER_RATE_WINDOW_SECONDS", 60 * 60)
+POST_RATE_LIMIT = env_int("POST_RATE_LIMIT", 60)  # messages per user, API and page alike
 POST_RATE_WINDOW_SECONDS = env_int("POST_RATE_WINDOW_SECONDS", 60)
+REPLY_RATE_LIMIT = env_int("REPLY_RATE_LIMIT", 120)  # assistant replies and regenerations
+REPLY_RATE_WINDOW_SECONDS = env_int("REPLY_RATE_WINDOW_SECONDS", 60 * 60)
+IMPORT_RATE_LIMIT = env_int("IMPORT_RATE_LIMIT", 20)  # imported files per user
+IMPORT_RATE_WINDOW_SECONDS = env_int("IMPORT_RATE_WINDOW_SECONDS", 60 * 60)
+TOKEN_CREATE_RATE_LIMIT = env_int("TOKEN_CREATE_RATE_LIMIT", 20)  # personal tokens per user
+TOKEN_CREATE_RATE_WINDOW_SECONDS = env_int("TOKEN_CREATE_RATE_WINDOW_SECONDS", 60 * 60)
 
 # --- Logging --------------------------------------------------------------------------------
 
@@ -264,6 +273,8 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
 
+# A username or an email address, on the sign-in page and the admin's (as in the API).
+AUTHENTICATION_BACKENDS = ["chatapp.accounts.auth.UsernameOrEmailBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "conversations:home"
 LOGOUT_REDIRECT_URL = "login"

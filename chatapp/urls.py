@@ -7,6 +7,7 @@ from django.urls import include, path
 from django.views.decorators.cache import never_cache
 
 from chatapp.accounts import views as account_views
+from chatapp.accounts.forms import SignInForm
 from chatapp.api import api
 from chatapp.health import health_body
 
@@ -22,13 +23,19 @@ urlpatterns = [
     path("health", health, name="health"),
     path(
         "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        account_views.sign_in_page(
+            auth_views.LoginView.as_view(
+                redirect_authenticated_user=True, authentication_form=SignInForm
+            )
+        ),
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/register/", account_views.register, name="register"),
     path("settings/", account_views.settings_page, name="settings"),
     path("settings/theme", account_views.set_theme, name="set_theme"),
+    # The admin's own sign-in, with the same failure limit (its form is set in apps.py).
+    path("admin/login/", account_views.sign_in_page(admin.site.login)),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("", include("conversations.urls")),

@@ -35,6 +35,18 @@ class InvalidInput(ChatError):
         self.field = field
 
 
+class InvalidFields(InvalidInput):
+    """Several values are not acceptable: `details.errors` names each (as a request that
+    fails validation does), `details.field` the first."""
+
+    def __init__(self, problems: dict[str, str]):
+        first, message = next(iter(problems.items()))
+        super().__init__(first, message if len(problems) == 1 else f"{first}: {message}")
+        self.details["errors"] = [
+            {"field": field, "message": text} for field, text in problems.items()
+        ]
+
+
 class Conflict(ChatError):
     """The request clashes with the current state (a reused idempotency key, a closed
     conversation)."""

@@ -11,9 +11,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from chatapp import ratelimit
+from chatapp.accounts.views import rate_limited_page
 from conversations import selectors, services
 from conversations.downloads import artifact_response
-from conversations.exceptions import BadCursor, ChatError, NotFound
+from conversations.exceptions import BadCursor, ChatError, NotFound, RateLimited
 from conversations.forms import ConversationForm, MessageForm, RenameForm, ReportForm
 from conversations.models import ConversationKind, MessageRole
 from conversations.pagination import decode_time_id_cursor, encode_time_id_cursor
@@ -125,10 +127,11 @@ def _int_param(request: HttpRequest, name: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-@login_required
-@require_GET
-def thread(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
-    before = _int_param(request, "before")
+def _thread_page(
+    request: HttpRequest, conversation_id, *, before=None, composer: dict | None = None
+) -> HttpResponse:
+    """The thread page; `composer` puts back what was typed (content, client_message_id)
+    when a post was refused."""
     page = _thread(request, conversation_id, before=before)
     conversation = page.conversation
     if page.items and before is None:
@@ -141,12 +144,19 @@ def thread(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
         "participant": conversation.participant,
         "page": page,
         "message_form": MessageForm(),
+        "composer": composer or {},
         "rename_form": RenameForm(initial={"title": conversation.title}),
         "can_reply": conversation.kind == ConversationKind.ASSISTANT,
         "last_is_assistant": bool(page.items) and page.items[-1].role == MessageRole.ASSISTANT,
         "agent_missing": False,
     }
     return render(request, "conversations/thread.html", context)
+
+
+@login_required
+@require_GET
+def thread(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
+    return _thread_page(request, conversation_id, before=_int_param(request, "before"))
 
 
 @login_required
@@ -209,8 +219,20 @@ def create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def post(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
-    """Post from the composer without JavaScript; app.js posts through the API instead."""
+    """Post from the composer without JavaScript; app.js posts through the API instead.
+    Counted against the same POST_RATE_LIMIT as the API; over it, the thread again with
+    429, the reason, and the text still in the composer."""
     conversation = _thread(request, conversation_id).conversation
+    try:
+        ratelimit.hit(ratelimit.POSTS, str(request.user.pk))
+    except RateLimited as error:
+        flash.error(request, f"{error.message} Try again in {error.retry_after} s.")
+        typed = {
+            "content": request.POST.get("content", "").replace("\x00", ""),
+            "client_message_id": request.POST.get("client_message_id", "")[:100],
+        }
+        page = _thread_page(request, conversation.pk, composer=typed)
+        return rate_limited_page(page, error)
     form = MessageForm(request.POST)
     if form.is_valid():
         try:

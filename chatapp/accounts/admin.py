@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.utils.html import format_html
 
+from chatapp.accounts.forms import AdminSignInForm
 from chatapp.accounts.models import ApiToken, User
 from chatapp.accounts.services import token_revoke, user_create, user_suspend, user_unsuspend
 from conversations.admin import (
@@ -22,6 +23,10 @@ from conversations.admin import (
     moderation_act,
 )
 from conversations.services.audit import audit_event_record
+
+# The admin's sign-in counts failures as the site's and the API's do (chatapp/urls.py
+# answers 429 for it).
+admin.site.login_form = AdminSignInForm
 
 # Changes of these fields in the user form are role changes: each writes an AuditEvent.
 ROLE_FIELDS = ["is_staff", "is_superuser", "groups", "user_permissions"]

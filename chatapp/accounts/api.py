@@ -3,14 +3,13 @@ tokens. Parse, call one service or selector, shape the answer."""
 
 import uuid
 
-from django.conf import settings
 from django.contrib.auth import logout
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from chatapp import ratelimit
-from chatapp.accounts import selectors, services
+from chatapp.accounts import selectors, services, signin
 from chatapp.accounts.schemas import (
     PersonalTokenCreatedOut,
     PersonalTokenIn,
@@ -29,16 +28,26 @@ from conversations.schemas import ERRORS, ErrorOut
 
 router = Router(tags=["auth"])
 
+
+def no_store(response: HttpResponse) -> None:
+    """Answers that carry a token: no browser or proxy cache keeps a copy."""
+    response["Cache-Control"] = "no-store"
+
+
 SIGN_IN_ERRORS = {400: ErrorOut, 401: ErrorOut, 422: ErrorOut, 429: ErrorOut}
 
 
 @router.post(
     "/auth/register",
     auth=None,
-    response={201: RegisterOut, 400: ErrorOut, 403: ErrorOut, 422: ErrorOut},
+    response={201: RegisterOut, 400: ErrorOut, 403: ErrorOut, 422: ErrorOut, 429: ErrorOut},
 )
-def register(request: HttpRequest, payload: RegisterIn):
-    """Create an account (when ALLOW_REGISTRATION is on) and sign it in: 201 user + tokens."""
+def register(request: HttpRequest, payload: RegisterIn, response: HttpResponse):
+    """Create an account (when ALLOW_REGISTRATION is on) and sign it in: 201 user + tokens.
+    Every bad field is named at once in `details.errors`. At most REGISTER_RATE_LIMIT
+    attempts per address per REGISTER_RATE_WINDOW_SECONDS, else 429."""
+    no_store(response)
+    ratelimit.hit(ratelimit.REGISTRATIONS, signin.client_address(request))
     user = services.user_register(
         email=payload.email,
         username=payload.username,
@@ -49,40 +58,28 @@ def register(request: HttpRequest, payload: RegisterIn):
     return Status(201, {**pair.as_response(), "user": user})
 
 
-def _client_address(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR") or "unknown"
-
-
 @router.post("/auth/token", auth=None, response={200: TokenPairOut, **SIGN_IN_ERRORS})
-def token(request: HttpRequest, payload: TokenIn):
+def token(request: HttpRequest, payload: TokenIn, response: HttpResponse):
     """Sign in with a username (or email) and password. After LOGIN_FAILURE_LIMIT failures
-    in LOGIN_FAILURE_WINDOW_SECONDS, per account and per address: 429 with Retry-After."""
-    window = settings.LOGIN_FAILURE_WINDOW_SECONDS
-    keys = [
-        f"login:account:{payload.username.strip().lower()}",
-        f"login:address:{_client_address(request)}",
-    ]
-    for key in keys:
-        ratelimit.check(
-            key,
-            limit=settings.LOGIN_FAILURE_LIMIT,
-            window=window,
-            message="Too many failed sign-ins; wait before trying again.",
-        )
+    in LOGIN_FAILURE_WINDOW_SECONDS, per account and per address: 429 with Retry-After
+    (docs/security.md: an address that has not failed still signs in)."""
+    no_store(response)
+    attempt = signin.attempt_for(request, payload.username)
+    attempt.check()
     user = services.user_authenticate(
         identifier=payload.username.strip(), password=payload.password
     )
     if user is None:
-        for key in keys:
-            ratelimit.record(key, window=window)
+        attempt.failed()
         raise NotAuthenticated("Wrong username or password.")
-    ratelimit.reset(keys[0], window=window)
+    attempt.succeeded()
     return services.token_pair_issue(user=user).as_response()
 
 
 @router.post("/auth/refresh", auth=None, response={200: TokenPairOut, **SIGN_IN_ERRORS})
-def refresh(request: HttpRequest, payload: RefreshIn):
+def refresh(request: HttpRequest, payload: RefreshIn, response: HttpResponse):
     """Rotate a refresh token: the old one dies; reusing a dead one revokes its sign-in."""
+    no_store(response)
     return services.token_refresh(raw=payload.refresh_token).as_response()
 
 
@@ -125,8 +122,11 @@ def list_tokens(request: HttpRequest, query: Query[TokenPageQuery]):
 
 
 @router.post("/me/tokens", response={201: PersonalTokenCreatedOut, **ERRORS})
-def create_token(request: HttpRequest, payload: PersonalTokenIn):
-    """A personal token for a program; its value is in this answer only."""
+def create_token(request: HttpRequest, payload: PersonalTokenIn, response: HttpResponse):
+    """A personal token for a program; its value is in this answer only. At most
+    TOKEN_CREATE_RATE_LIMIT per TOKEN_CREATE_RATE_WINDOW_SECONDS, else 429."""
+    no_store(response)
+    ratelimit.hit(ratelimit.TOKEN_CREATIONS, str(request.auth.pk))
     issued = services.personal_token_create(
         user=request.auth, name=payload.name, expires_in_days=payload.expires_in_days
     )

@@ -1,12 +1,23 @@
 """How the API knows who calls: a bearer token (programs) or the Django session with its
 CSRF check (the browser). request.auth is the user either way."""
 
+from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest
 from ninja.errors import HttpError
 from ninja.security import HttpBearer, SessionAuth
 from ninja.utils import check_csrf
 
-from chatapp.accounts.services import token_authenticate
+from chatapp.accounts.services import token_authenticate, user_authenticate
+
+
+class UsernameOrEmailBackend(ModelBackend):
+    """The sign-in page and the admin's take a username or an email address, as the API
+    does; both name one account (and count as one for the failure limit)."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if username is None or password is None:
+            return None
+        return user_authenticate(identifier=username.strip(), password=password)
 
 
 class BearerToken(HttpBearer):

@@ -1,6 +1,50 @@
 """Forms of the account pages; the rules are in chatapp.accounts.services."""
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+
+from chatapp.accounts import signin
+from conversations.exceptions import RateLimited
+
+
+class SignInLimited:
+    """Counts a form's failed sign-ins as the API's token endpoint does (chatapp.accounts.
+    signin); a locked-out attempt is refused before the password is tried, and the view
+    answers 429 with `retry_after`."""
+
+    retry_after: int | None = None
+
+    def clean(self):
+        username = self.cleaned_data.get("username")
+        if username is None or not self.cleaned_data.get("password"):
+            return super().clean()
+        attempt = signin.attempt_for(self.request, username)
+        try:
+            attempt.check()
+        except RateLimited as error:
+            self.retry_after = error.retry_after
+            raise ValidationError(error.message, code="rate_limited") from None
+        try:
+            cleaned = super().clean()
+        except ValidationError:
+            attempt.failed()
+            raise
+        attempt.succeeded()
+        return cleaned
+
+
+class SignInForm(SignInLimited, AuthenticationForm):
+    username = forms.CharField(
+        label="Username or email",
+        max_length=254,
+        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}),
+    )
+
+
+class AdminSignInForm(SignInLimited, AdminAuthenticationForm):
+    pass
 
 
 class RegisterForm(forms.Form):

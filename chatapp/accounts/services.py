@@ -22,6 +22,7 @@ from django.utils import timezone
 from chatapp.accounts.models import ApiToken, TokenKind, User
 from conversations.exceptions import (
     Conflict,
+    InvalidFields,
     InvalidInput,
     NotAuthenticated,
     NotFound,
@@ -75,45 +76,51 @@ def user_create(
     return user
 
 
-def _check_password_rules(password: str) -> None:
+def _password_problem(password: str) -> str | None:
     if len(password) < 8:
-        raise InvalidInput("password", "A password has at least 8 characters.")
+        return "A password has at least 8 characters."
     if not (
         re.search(r"[a-z]", password)
         and re.search(r"[A-Z]", password)
         and re.search(r"\d", password)
     ):
-        raise InvalidInput(
-            "password", "A password needs an uppercase letter, a lowercase letter and a digit."
-        )
+        return "A password needs an uppercase letter, a lowercase letter and a digit."
+    return None
 
 
 @transaction.atomic
 def user_register(*, email: str, username: str, password: str, display_name: str = "") -> User:
     """Self-registration, when ALLOW_REGISTRATION is on: the SPEC's username and password
-    rules first, then Django's password validators."""
+    rules first, then Django's password validators. Every bad field is reported at once."""
     if not settings.ALLOW_REGISTRATION:
         raise PermissionDenied("Registration is closed on this server.")
+    problems: dict[str, str] = {}
     if not USERNAME_PATTERN.fullmatch(username):
-        raise InvalidInput("username", "A username is 3 to 50 letters, digits or underscores.")
+        problems["username"] = "A username is 3 to 50 letters, digits or underscores."
+    elif User.objects.filter(username__iexact=username).exists():
+        problems["username"] = "This username is taken."
     email = (email or "").strip()
     try:
         validate_email(email)
     except ValidationError:
-        raise InvalidInput("email", "Enter a valid email address.") from None
+        problems["email"] = "Enter a valid email address."
+    else:
+        if User.objects.filter(email__iexact=User.objects.normalize_email(email)).exists():
+            problems["email"] = "A user with this email already exists."
     display_name = " ".join(display_name.split())
     if len(display_name) > 150:
-        raise InvalidInput("display_name", "A display name is at most 150 characters.")
-    _check_password_rules(password)
-    if User.objects.filter(username__iexact=username).exists():
-        raise InvalidInput("username", "This username is taken.")
-    return user_create(
-        username=username,
-        email=email,
-        password=password,
-        display_name=display_name,
-        validate=True,
-    )
+        problems["display_name"] = "A display name is at most 150 characters."
+    password_problem = _password_problem(password)
+    if password_problem is None:
+        try:
+            validate_password(password, User(username=username, email=email))
+        except ValidationError as error:
+            password_problem = " ".join(error.messages)
+    if password_problem:
+        problems["password"] = password_problem
+    if problems:
+        raise InvalidFields(problems)
+    return user_create(username=username, email=email, password=password, display_name=display_name)
 
 
 def user_authenticate(*, identifier: str, password: str) -> User | None:

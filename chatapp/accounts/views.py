@@ -9,9 +9,10 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from chatapp.accounts import selectors, services
+from chatapp import ratelimit
+from chatapp.accounts import selectors, services, signin
 from chatapp.accounts.forms import ProfileForm, RegisterForm, ThemeForm, TokenForm
-from conversations.exceptions import ChatError
+from conversations.exceptions import ChatError, RateLimited
 
 THEME_COOKIE = "theme"
 
@@ -22,19 +23,60 @@ def theme(request: HttpRequest) -> dict:
     return {"theme": chosen if chosen in ("light", "dark") else "system"}
 
 
+def rate_limited_page(response: HttpResponse, error: RateLimited) -> HttpResponse:
+    """A page that refused a request for a rate limit: 429 and how long to wait (the form
+    it shows keeps what was typed)."""
+    response.status_code = 429
+    response["Retry-After"] = str(error.retry_after)
+    return response
+
+
+def sign_in_page(view):
+    """Wraps a sign-in view (the site's, the admin's): a locked-out attempt's page answers
+    429 with Retry-After; the form says why."""
+
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        form = (getattr(response, "context_data", None) or {}).get("form")
+        retry_after = getattr(form, "retry_after", None)
+        if retry_after:
+            response.status_code = 429
+            response["Retry-After"] = str(retry_after)
+        return response
+
+    return wrapped
+
+
+def add_form_errors(form, error: ChatError) -> None:
+    """A service's error on the form: on each field it names, else on the whole form."""
+    problems = error.details.get("errors") or [
+        {"field": error.details.get("field"), "message": error.message}
+    ]
+    for problem in problems:
+        field = problem["field"]
+        form.add_error(field if field in form.fields else None, problem["message"])
+
+
 def register(request: HttpRequest) -> HttpResponse:
     if not settings.ALLOW_REGISTRATION:
         return render(request, "registration/closed.html", status=403)
     form = RegisterForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST":
         try:
-            user = services.user_register(**form.cleaned_data)
-        except ChatError as error:
-            field = error.details.get("field")
-            form.add_error(field if field in form.fields else None, error.message)
-        else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            return redirect("conversations:home")
+            ratelimit.hit(ratelimit.REGISTRATIONS, signin.client_address(request))
+        except RateLimited as error:
+            form.is_valid()
+            form.add_error(None, error.message)
+            page = render(request, "registration/register.html", {"form": form})
+            return rate_limited_page(page, error)
+        if form.is_valid():
+            try:
+                user = services.user_register(**form.cleaned_data)
+            except ChatError as error:
+                add_form_errors(form, error)
+            else:
+                login(request, user, backend="chatapp.accounts.auth.UsernameOrEmailBackend")
+                return redirect("conversations:home")
     return render(request, "registration/register.html", {"form": form})
 
 
@@ -44,6 +86,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
     profile_form = ProfileForm(initial={"display_name": user.display_name})
     token_form = TokenForm()
     created_token = None
+    refused = None
     if request.method == "POST":
         if "display_name" in request.POST:
             profile_form = ProfileForm(request.POST)
@@ -60,12 +103,21 @@ def settings_page(request: HttpRequest) -> HttpResponse:
                 }
             )
             if token_form.is_valid():
-                issued = services.personal_token_create(
-                    user=user,
-                    name=token_form.cleaned_data["name"],
-                    expires_in_days=token_form.cleaned_data["expires_in_days"],
-                )
-                created_token = issued.raw
+                try:
+                    ratelimit.hit(ratelimit.TOKEN_CREATIONS, str(user.pk))
+                    issued = services.personal_token_create(
+                        user=user,
+                        name=token_form.cleaned_data["name"],
+                        expires_in_days=token_form.cleaned_data["expires_in_days"],
+                    )
+                except RateLimited as error:
+                    token_form.add_error(None, error.message)
+                    refused = error
+                except ChatError as error:
+                    add_form_errors(token_form, error)
+                else:
+                    created_token = issued.raw
+                    token_form = TokenForm()
         elif "revoke" in request.POST:
             try:
                 services.personal_token_revoke(user=user, token_id=request.POST["revoke"])
@@ -74,7 +126,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
                 flash.error(request, error.message)
             return redirect("settings")
     tokens, _ = selectors.personal_tokens_for_user(user=user, after=None, limit=100)
-    return render(
+    response = render(
         request,
         "registration/settings.html",
         {
@@ -85,6 +137,9 @@ def settings_page(request: HttpRequest) -> HttpResponse:
             "theme_form": ThemeForm(initial={"theme": theme(request)["theme"]}),
         },
     )
+    # The page may show a new token: never kept by a browser's or a proxy's cache.
+    response["Cache-Control"] = "no-store"
+    return rate_limited_page(response, refused) if refused else response
 
 
 @require_POST

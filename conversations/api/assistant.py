@@ -6,6 +6,7 @@ from asgiref.sync import sync_to_async
 from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Router, Status
 
+from chatapp import ratelimit
 from conversations import selectors, services
 from conversations.assistant.generation import prepare_reply, start_generation
 from conversations.live.broker import broker
@@ -40,12 +41,17 @@ async def reply(request: HttpRequest, conversation_id: uuid.UUID, payload: Reply
     `message.created`, then `delta` (`{"text"}` or `{"reasoning"}`) and `part` events, then
     `message.completed` or `error`. The reply is saved as it streams and finishes even if
     this connection drops. `{"regenerate": true}` replaces the last assistant turn.
-    409 when no endpoint is configured or a reply is already being written."""
+    409 when no endpoint is configured or a reply is already being written; 429 after
+    REPLY_RATE_LIMIT replies in REPLY_RATE_WINDOW_SECONDS."""
+    # Each reply is a paid call upstream: REPLY_RATE_LIMIT per user, counted once it starts.
+    limit_key = str(request.auth.pk)
+    await sync_to_async(ratelimit.check)(ratelimit.REPLIES, limit_key)
     prepared = await sync_to_async(prepare_reply)(
         user=request.auth,
         conversation_id=conversation_id,
         regenerate=bool(payload and payload.regenerate),
     )
+    await sync_to_async(ratelimit.record)(ratelimit.REPLIES, limit_key)
     message_id = str(prepared.message.pk)
     queue = broker.subscribe_message(message_id)
     start_generation(prepared)

@@ -2,7 +2,6 @@
 
 import uuid
 
-from django.conf import settings
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
@@ -52,12 +51,7 @@ def list_messages(request: HttpRequest, conversation_id: uuid.UUID, query: Query
 def post_message(request: HttpRequest, conversation_id: uuid.UUID, payload: MessageIn):
     """Post a message: 201 when new, 200 when the same client_message_id was seen before.
     At most POST_RATE_LIMIT posts per POST_RATE_WINDOW_SECONDS per user, else 429."""
-    ratelimit.hit(
-        f"post:{request.auth.pk}",
-        limit=settings.POST_RATE_LIMIT,
-        window=settings.POST_RATE_WINDOW_SECONDS,
-        message="You are posting too fast; wait a moment.",
-    )
+    ratelimit.hit(ratelimit.POSTS, str(request.auth.pk))
     conversation = selectors.conversation_get_for_user(
         user=request.auth, conversation_id=conversation_id
     )

@@ -15,6 +15,7 @@ from django.utils.http import content_disposition_header
 from django.utils.text import slugify
 from ninja import File, Query, Router, Schema, Status, UploadedFile
 
+from chatapp import ratelimit
 from conversations import selectors, services
 from conversations.schemas import ErrorOut, ExportDocumentOut, ImportResultOut
 from conversations.transfer.chatapp import json_chunks
@@ -73,12 +74,15 @@ def export_conversation(
         404: ErrorOut,
         413: ErrorOut,
         422: ErrorOut,
+        429: ErrorOut,
     },
 )
 def import_conversations(request: HttpRequest, file: File[UploadedFile]):
     """Import our JSON export, or a ChatGPT export (conversations.json or the ZIP), as a
     multipart upload in the field `file`. 201 with the new conversations' ids; 200 when
-    every one was imported before (their ids under `skipped`)."""
+    every one was imported before (their ids under `skipped`). At most IMPORT_RATE_LIMIT
+    files per IMPORT_RATE_WINDOW_SECONDS, else 429."""
+    ratelimit.hit(ratelimit.IMPORTS, str(request.auth.pk))
     result = services.conversation_import(user=request.auth, file=file, name=file.name or "file")
     return Status(201 if result.imported else 200, result)
 
