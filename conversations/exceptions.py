@@ -35,6 +35,12 @@ class InvalidInput(ChatError):
         self.field = field
 
 
+def not_a_member(field: str, username: str) -> InvalidInput:
+    """One answer for a name nobody has and for a person outside the workspace, so that
+    adding people cannot be used to find out who has an account."""
+    return InvalidInput(field, f"{username} is not a member of this workspace.")
+
+
 class InvalidFields(InvalidInput):
     """Several values are not acceptable: `details.errors` names each (as a request that
     fails validation does), `details.field` the first."""

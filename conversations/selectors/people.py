@@ -6,7 +6,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 
-from conversations.exceptions import InvalidInput, NotFound
+from conversations.exceptions import InvalidInput, NotFound, not_a_member
 from conversations.models import Agent, Conversation, Membership, Participant, Workspace
 
 User = get_user_model()
@@ -35,7 +35,7 @@ def users_by_usernames(*, usernames: list[str], field: str = "participants") -> 
     users = {user.username: user for user in User.objects.filter(username__in=unique)}
     missing = [name for name in unique if name not in users]
     if missing:
-        raise InvalidInput(field, f"{missing[0]} is not a member of this workspace.")
+        raise not_a_member(field, missing[0])
     return [users[name] for name in unique]
 
 

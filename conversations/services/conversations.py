@@ -8,7 +8,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from conversations.exceptions import InvalidInput, NotFound, PermissionDenied
+from conversations.exceptions import InvalidInput, NotFound, PermissionDenied, not_a_member
 from conversations.models import (
     TITLE_MAX_LENGTH,
     Agent,
@@ -55,15 +55,14 @@ def _resolve_participants(
     for person in others:
         if person.pk != creator.pk:
             people[person.pk] = person
-    outsiders = set(people) - set(
+    members = set(
         Membership.objects.filter(workspace=workspace, user__in=list(people)).values_list(
             "user_id", flat=True
         )
     )
-    if outsiders:
-        raise InvalidInput(
-            "participants", "Everyone in a conversation must be a member of its workspace."
-        )
+    outsider = next((person for pk, person in people.items() if pk not in members), None)
+    if outsider is not None:
+        raise not_a_member("participants", outsider.username)
     inactive = [p for p in people.values() if not p.is_active]
     if inactive:
         raise InvalidInput("participants", f"{inactive[0].username} is suspended.")
@@ -338,7 +337,7 @@ def participant_add(
     if role == ParticipantRole.ADMIN and actor_participant.role != ParticipantRole.OWNER:
         raise PermissionDenied("Only the owner can make admins.")
     if not _is_member(user, conversation.workspace):
-        raise InvalidInput("user", "Only members of the workspace can be added.")
+        raise not_a_member("username", user.username)
     if not user.is_active:
         raise InvalidInput("user", f"{user.username} is suspended.")
     participant, created = Participant.objects.get_or_create(
@@ -374,6 +373,12 @@ def participant_remove(
     conversation = actor_participant.conversation
     if actor.pk == user.pk:
         participant = actor_participant
+    elif conversation.kind == ConversationKind.DIRECT:
+        # The two people of a direct conversation stay its two people: each may leave it
+        # for themselves, nobody removes the other (docs/security.md).
+        raise InvalidInput(
+            "conversation", "Nobody is removed from a direct conversation; you can leave it."
+        )
     else:
         _require_manager(actor_participant, "remove participants")
         participant = Participant.objects.filter(

@@ -293,7 +293,7 @@ def test_participants_rules(alice, bob, charlie, group, make_user, api):
     make_user("stranger")
     assert (
         error_of(send(api(alice), "post", url, {"username": "stranger"}), 422)["details"]["field"]
-        == "user"
+        == "username"
     )
     error_of(send(api(alice), "post", url, {"username": "ghost"}), 422)
     error_of(send(api(alice), "post", url, {"username": "charlie", "role": "owner"}), 422)
