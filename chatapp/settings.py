@@ -221,6 +221,10 @@ ASSISTANT_CONTEXT_TOKENS = env_int("ASSISTANT_CONTEXT_TOKENS", 8000)
 STREAM_SAVE_INTERVAL_MS = env_int("STREAM_SAVE_INTERVAL_MS", 250)
 STREAM_STALE_SECONDS = env_int("STREAM_STALE_SECONDS", 30)
 EVENTS_HEARTBEAT_SECONDS = env_int("EVENTS_HEARTBEAT_SECONDS", 15)
+# An open stream (/events, a reply) asks the database this often whether its token or
+# session, its account and (a reply) its participation still hold; revocations also tell
+# it at once (conversations/live/access.py).
+STREAM_ACCESS_CHECK_SECONDS = env_int("STREAM_ACCESS_CHECK_SECONDS", 5)
 EVENTS_RETENTION_HOURS = env_int("EVENTS_RETENTION_HOURS", 24)
 ALLOW_REGISTRATION = env_bool("ALLOW_REGISTRATION", True)
 RETENTION_DAYS = env_int("RETENTION_DAYS", 30)
@@ -233,6 +237,12 @@ IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 100 * 1024 * 1024)
 IMPORT_MAX_UNCOMPRESSED_BYTES = env_int("IMPORT_MAX_UNCOMPRESSED_BYTES", 512 * 1024 * 1024)
 IMPORT_MAX_ZIP_MEMBERS = env_int("IMPORT_MAX_ZIP_MEMBERS", 10_000)
 IMPORT_MAX_ASSET_BYTES = env_int("IMPORT_MAX_ASSET_BYTES", 50 * 1024 * 1024)
+# The most bytes of files one import writes, and never more than this many times the
+# upload's own size (413 before anything is written; docs/security.md).
+IMPORT_MAX_WRITTEN_BYTES = env_int("IMPORT_MAX_WRITTEN_BYTES", 200 * 1024 * 1024)
+IMPORT_MAX_EXPANSION = env_int("IMPORT_MAX_EXPANSION", 4)
+# The stored files (imported images and files, assistant artifacts) each person may hold.
+STORAGE_QUOTA_BYTES = env_int("STORAGE_QUOTA_BYTES", 1024 * 1024 * 1024)
 
 # --- Cache: rate-limit counters ------------------------------------------------------------
 # In-process by default (right for one process); several processes share Redis.

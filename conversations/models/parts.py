@@ -1,5 +1,6 @@
 """The structured pieces of a message (text, reasoning, tool calls) and files it produced."""
 
+from django.conf import settings
 from django.db import models
 
 from .base import TimestampedModel, choice_constraint
@@ -69,6 +70,15 @@ class Artifact(TimestampedModel):
     size = models.PositiveBigIntegerField(default=0)
     sha256 = models.CharField(max_length=64, blank=True)
     file = models.FileField(upload_to=artifact_upload_to, max_length=500, blank=True)
+    # Whose storage quota the stored file counts against (STORAGE_QUOTA_BYTES): the
+    # importer, or the person the assistant's turn was for.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["created_at"]

@@ -40,6 +40,7 @@ from conversations.models import (
     PartType,
 )
 
+from . import quotas
 from .conversations import active_participant, lock_conversation, lock_participation
 from .events import event_record, event_signal, message_summary
 
@@ -454,9 +455,16 @@ ARTIFACT_MAX_BYTES = 50 * 1024 * 1024
 
 @transaction.atomic
 def artifact_create(
-    *, part: MessagePart, kind: str, data: bytes, path: str = "", mime: str = ""
+    *,
+    part: MessagePart,
+    kind: str,
+    data: bytes,
+    path: str = "",
+    mime: str = "",
+    owner: AbstractBaseUser | None = None,
 ) -> Artifact:
-    """Store a file an assistant turn produced, with its size and SHA-256."""
+    """Store a file an assistant turn produced, with its size and SHA-256, counted against
+    `owner`'s storage quota (by default the conversation's creator): TooLarge over it."""
     if kind not in ArtifactKind.values:
         raise InvalidInput(
             "kind", f"Artifact kind must be one of {', '.join(ArtifactKind.values)}."
@@ -473,11 +481,16 @@ def artifact_create(
     MessagePart.objects.select_for_update().filter(pk=part.pk).first()
     if Artifact.objects.filter(part=part).exists():
         raise Conflict("This part already has an artifact.")
+    if owner is None:
+        owner = part.message.conversation.created_by
+    if owner is not None:
+        quotas.storage_check(owner, len(data))
     artifact = Artifact(
         part=part,
         kind=kind,
         path=path,
         mime=mime,
+        owner=owner,
         size=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
     )

@@ -11,6 +11,7 @@ conversation in memory. docs/import-export.md describes the formats and the deci
 import hashlib
 import logging
 import mimetypes
+import os
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ from conversations.transfer.plan import ConversationPlan, MessagePlan
 from conversations.transfer.reader import conversation_plans
 from conversations.transfer.sources import Asset, ImportLimits, Upload, open_upload
 
+from . import quotas
 from .events import event_record
 from .messages import derive_title
 
@@ -82,14 +84,24 @@ def conversation_import(
     upload = open_upload(file, name=name, limits=limits or ImportLimits.from_settings())
 
     formats: set[str] = set()
+    # The bytes of files each conversation would store, to check before anything is written.
+    file_bytes: dict[tuple[str, str], int] = {}
     for plan in conversation_plans(upload):
         formats.add(plan.format)
-        for _ in plan.messages:  # our format reads (and checks) its messages only here
-            pass
+        size = 0
+        for message_plan in plan.messages:  # our format reads (and checks) them only here
+            size += sum(
+                asset.size
+                for part_plan in message_plan.parts
+                if part_plan.artifact is None and (asset := _asset_of(upload, part_plan))
+            )
+        if size:
+            file_bytes[(plan.subject_type, plan.source_id)] = size
     if not formats:
         raise InvalidInput("file", "The file holds no conversations.")
     if len(formats) > 1:
         raise InvalidInput("file", "The file mixes chatapp and ChatGPT conversations.")
+    _check_file_bytes(user, workspace, file, file_bytes)
 
     result = ImportResult(format=formats.pop(), imported=[], skipped=[])
     seen: set[str] = set()
@@ -103,6 +115,34 @@ def conversation_import(
         (result.imported if created else result.skipped).append(conversation.pk)
         _store_assets(assets)
     return result
+
+
+def _asset_of(upload: Upload, part_plan) -> Asset | None:
+    """The ZIP's image or file that a planned part points at, if the ZIP has it."""
+    if part_plan.type not in (PartType.IMAGE, PartType.FILE):
+        return None
+    return upload.asset_for(part_plan.content.get("asset_pointer"))
+
+
+def _check_file_bytes(
+    user: AbstractBaseUser, workspace: Workspace, file: BinaryIO, file_bytes: dict
+) -> None:
+    """TooLarge (nothing written yet) if the files of the conversations not imported before
+    go over the import's budget or the user's storage quota."""
+    if not file_bytes:
+        return
+    imported_before = set(
+        Conversation.objects.filter(
+            workspace=workspace,
+            created_by=user,
+            subject_id__in={source_id for _, source_id in file_bytes},
+        ).values_list("subject_type", "subject_id")
+    )
+    incoming = sum(size for key, size in file_bytes.items() if key not in imported_before)
+    upload_size = file.seek(0, os.SEEK_END)
+    file.seek(0)
+    quotas.import_files_check(upload_size, incoming)
+    quotas.storage_check(user, incoming)
 
 
 def _store_assets(assets: list[tuple[Artifact, Asset]]) -> None:
@@ -369,9 +409,7 @@ class _MessageWriter:
                         created_at=created_at,
                     )
                 )
-            elif part_plan.type in (PartType.IMAGE, PartType.FILE) and (
-                asset := self.upload.asset_for(part_plan.content.get("asset_pointer"))
-            ):
+            elif asset := _asset_of(self.upload, part_plan):
                 artifact = Artifact(
                     part=part,
                     kind=ArtifactKind.IMAGE
@@ -379,6 +417,7 @@ class _MessageWriter:
                     else ArtifactKind.FILE,
                     path=asset.name.rsplit("/", 1)[-1][:500],
                     size=asset.size,
+                    owner=self.user,
                     created_at=created_at,
                 )
                 self.artifacts.append(artifact)
