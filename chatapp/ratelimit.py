@@ -102,6 +102,18 @@ def refuse(limit: Limit, key: str) -> RateLimited:
     return RateLimited(limit.message, retry_after=max(left, 1))
 
 
+def wait_text(seconds: int) -> str:
+    """How long to wait, for a page: "Try again in 14 minutes." """
+    if seconds < 90:
+        return f"Try again in {seconds} second{'s' if seconds != 1 else ''}."
+    minutes = round(seconds / 60)
+    return f"Try again in {minutes} minutes."
+
+
+def page_message(error: RateLimited) -> str:
+    return f"{error.message} {wait_text(error.retry_after)}"
+
+
 def check(limit: Limit, key: str) -> None:
     """Raise RateLimited if `key` has reached the limit in this window (counting nothing)."""
     if count(limit, key) >= limit.count:

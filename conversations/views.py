@@ -123,8 +123,11 @@ def _thread(request: HttpRequest, conversation_id, *, before=None, after=None):
 
 
 def _int_param(request: HttpRequest, name: str) -> int | None:
+    """A seq from the query string, else None (the newest page). ASCII digits only, as
+    many as a bigint has: str.isdigit() is true of "²" and "١" too, which int() refuses or
+    reads as 1, and int() refuses more than 4,300 digits."""
     value = request.GET.get(name, "")
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
 
 
 def _thread_page(
@@ -226,7 +229,7 @@ def post(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
     try:
         ratelimit.hit(ratelimit.POSTS, str(request.user.pk))
     except RateLimited as error:
-        flash.error(request, f"{error.message} Try again in {error.retry_after} s.")
+        flash.error(request, ratelimit.page_message(error))
         typed = {
             "content": request.POST.get("content", "").replace("\x00", ""),
             "client_message_id": request.POST.get("client_message_id", "")[:100],

@@ -5,6 +5,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
+from chatapp import ratelimit
 from chatapp.accounts import signin
 from conversations.exceptions import RateLimited
 
@@ -25,7 +26,7 @@ class SignInLimited:
             attempt.check()
         except RateLimited as error:
             self.retry_after = error.retry_after
-            raise ValidationError(error.message, code="rate_limited") from None
+            raise ValidationError(ratelimit.page_message(error), code="rate_limited") from None
         try:
             cleaned = super().clean()
         except ValidationError:

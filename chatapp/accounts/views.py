@@ -66,7 +66,7 @@ def register(request: HttpRequest) -> HttpResponse:
             ratelimit.hit(ratelimit.REGISTRATIONS, signin.client_address(request))
         except RateLimited as error:
             form.is_valid()
-            form.add_error(None, error.message)
+            form.add_error(None, ratelimit.page_message(error))
             page = render(request, "registration/register.html", {"form": form})
             return rate_limited_page(page, error)
         if form.is_valid():
@@ -111,7 +111,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
                         expires_in_days=token_form.cleaned_data["expires_in_days"],
                     )
                 except RateLimited as error:
-                    token_form.add_error(None, error.message)
+                    token_form.add_error(None, ratelimit.page_message(error))
                     refused = error
                 except ChatError as error:
                     add_form_errors(token_form, error)
