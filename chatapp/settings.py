@@ -98,6 +98,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "chatapp.middleware.ApiErrorEnvelopeMiddleware",
     "chatapp.middleware.ContentSecurityPolicyMiddleware",
+    # Last: its process_view runs after the CSRF check (chatapp/middleware.py).
+    "chatapp.middleware.UnstorableInputMiddleware",
 ]
 
 ROOT_URLCONF = "chatapp.urls"
@@ -189,6 +191,7 @@ FILE_UPLOAD_HANDLERS = [
 
 # --- Security -------------------------------------------------------------------------------
 
+SESSION_ENGINE = "chatapp.sessions"
 SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

@@ -19,9 +19,10 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import quote, unquote
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import EmptyResultSet, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import connections, models
 from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, Subquery, Value, When
@@ -77,7 +78,10 @@ class LargeTablePaginator(Paginator):
 
 
 def _planner_row_estimate(queryset: models.QuerySet) -> int:
-    sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    try:
+        sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:  # a query Django knows matches nothing (.none(), an id out of range)
+        return 0
     with connections[queryset.db].cursor() as cursor:
         cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
         plan = cursor.fetchone()[0]
@@ -89,6 +93,15 @@ def _planner_row_estimate(queryset: models.QuerySet) -> int:
 class LeanChangeList(ChangeList):
     """A changelist that leaves out the columns its ModelAdmin's `list_defer` names (long
     texts, JSON): the list never shows them, and its rows stay small."""
+
+    def get_filters(self, request):
+        # Django reads the date hierarchy's ?created_at__year= with int() and datetime(),
+        # and turns only a ValueError into its "invalid lookup" answer: a year past what
+        # datetime() takes (OverflowError) would be a 500.
+        try:
+            return super().get_filters(request)
+        except OverflowError as error:
+            raise IncorrectLookupParameters(error) from error
 
     def get_queryset(self, request, exclude_parameters=None):
         queryset = super().get_queryset(request, exclude_parameters)
@@ -287,7 +300,26 @@ class ObjectActsMixin:
         return {}
 
 
-class ModerationAdmin(ObjectActsMixin, admin.ModelAdmin):
+class CheckedSelectionMixin:
+    """Django's admin gives an action whatever `_selected_action` values the post carries,
+    and the action's query raises on one that is not an id of the model, or an integer past
+    the column's range (only a hand-made post sends one): a 500. Such a selection is refused
+    with a message instead."""
+
+    def response_action(self, request, queryset):
+        pk = self.model._meta.pk
+        try:
+            for value in request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME):
+                pk.run_validators(pk.to_python(value))  # an integer's validators: its range
+        except ValidationError:
+            self.message_user(
+                request, "The selection is not a list of ids; select again.", messages.WARNING
+            )
+            return HttpResponseRedirect(request.get_full_path())
+        return super().response_action(request, queryset)
+
+
+class ModerationAdmin(CheckedSelectionMixin, ObjectActsMixin, admin.ModelAdmin):
     """Read-only for everyone, superusers included: rows change only through moderation
     acts, which call services."""
 
@@ -370,7 +402,7 @@ class MembershipAdmin(ModerationAdmin, LargeTableAdmin):
 
 
 @admin.register(Agent)
-class AgentAdmin(admin.ModelAdmin):
+class AgentAdmin(CheckedSelectionMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "workspace", "provider", "model", "is_active", "updated_at"]
     list_filter = ["is_active", "provider"]
     search_fields = ["name", "slug", "workspace__name", "workspace__slug", "model"]

@@ -124,8 +124,8 @@ def _thread(request: HttpRequest, conversation_id, *, before=None, after=None):
 
 def _int_param(request: HttpRequest, name: str) -> int | None:
     """A seq from the query string, else None (the newest page). ASCII digits only, as
-    many as a bigint has: str.isdigit() is true of "²" and "١" too, which int() refuses or
-    reads as 1, and int() refuses more than 4,300 digits."""
+    many as a bigint has: str.isdigit() is true of "²" and of the Arabic-Indic "1" (U+0661)
+    too, which int() refuses or reads as 1, and int() refuses more than 4,300 digits."""
     value = request.GET.get(name, "")
     return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
 

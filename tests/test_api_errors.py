@@ -1,4 +1,7 @@
-"""Errors Django and ninja make on their own still wear the SPEC's envelope under /api/."""
+"""Errors Django and ninja make on their own still wear the SPEC's envelope under /api/, and
+input no database can store is refused before it reaches one."""
+
+import json
 
 import pytest
 from django.test import Client
@@ -55,3 +58,87 @@ def test_a_broken_multipart_body_is_400(alice):
         "POST", "/api/v1/imports", b"garbage", content_type="multipart/form-data"
     )
     envelope(response, 400, "bad_request")
+
+
+# --- input no database can store (chatapp.middleware.UnstorableInputMiddleware) ------------
+
+
+def test_a_nul_character_is_422_naming_the_field(alice, group):
+    client = Client()
+    client.force_login(alice)
+    body = {"content": "hi", "meta": {"notes": ["fine", "a\x00b"]}}
+    response = client.post(
+        f"/api/v1/conversations/{group.pk}/messages",
+        data=json.dumps(body),
+        content_type="application/json",
+    )
+    error = envelope(response, 422, "invalid")
+    assert error["details"]["field"] == "meta.notes.1"
+    assert error["details"]["errors"][0]["field"] == "meta.notes.1"
+    # In a key of free-form JSON, and in a query parameter.
+    response = client.post(
+        "/api/v1/conversations",
+        data=json.dumps({"kind": "group", "title": "T", "metadata": {"k\x00": 1}}),
+        content_type="application/json",
+    )
+    assert envelope(response, 422, "invalid")["details"]["field"] == "metadata.k\x00"
+    error = envelope(client.get("/api/v1/conversations?q=a%00"), 422, "invalid")
+    assert error["details"]["field"] == "q"
+    assert not group.messages.exists()
+
+
+def test_a_lone_surrogate_is_422_and_a_pair_is_kept(alice, group):
+    client = Client()
+    client.force_login(alice)
+    url = f"/api/v1/conversations/{group.pk}/messages"
+    response = client.post(url, data=b'{"content": "\\ud83d"}', content_type="application/json")
+    assert envelope(response, 422, "invalid")["details"]["field"] == "content"
+    response = client.post(
+        url, data=b'{"content": "\\ud83d\\ude00"}', content_type="application/json"
+    )
+    assert response.status_code == 201 and response.json()["content"] == "\U0001f600"
+
+
+def test_digits_that_are_not_ascii_are_422_naming_the_parameter(alice, group):
+    client = Client()
+    client.force_login(alice)
+    for value in ["²", "\u0661"]:  # superscript two, Arabic-Indic one
+        response = client.get(f"/api/v1/conversations/{group.pk}/messages", {"before": value})
+        assert envelope(response, 422, "invalid")["details"]["field"] == "before"
+
+
+def test_json_nested_too_deep_is_refused(alice, group):
+    client = Client()
+    client.force_login(alice)
+    url = f"/api/v1/conversations/{group.pk}/messages"
+    deep_meta = '{"content": "hi", "meta": ' + '{"a": ' * 100 + "{}" + "}" * 100 + "}"
+    response = client.post(url, data=deep_meta, content_type="application/json")
+    assert envelope(response, 422, "invalid")["details"]["field"] == "meta"
+    # So deep that it cannot be parsed: malformed JSON.
+    response = client.post(url, data="[" * 10_000 + "]" * 10_000, content_type="application/json")
+    envelope(response, 400, "bad_request")
+
+
+def test_a_body_that_is_not_utf8_is_400(alice):
+    client = Client()
+    client.force_login(alice)
+    response = client.post(
+        "/api/v1/conversations",
+        data=b'{"kind": "group", "title": "\xff\xfe"}',
+        content_type="application/json",
+    )
+    envelope(response, 400, "bad_request")
+
+
+def test_a_nul_character_in_a_page_is_400(alice):
+    client = Client()
+    client.force_login(alice)
+    for response in [
+        client.get("/search?q=a%00"),
+        client.get("/admin/login/?next=%00"),
+        client.post("/settings/", {"display_name": "Al\x00ice"}),
+    ]:
+        assert response.status_code == 400
+        assert not response["Content-Type"].startswith("application/json")
+    alice.refresh_from_db()
+    assert alice.display_name == "Alice"

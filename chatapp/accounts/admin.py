@@ -7,7 +7,9 @@ read-only: revoking is an action that calls the service.
 """
 
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.utils.html import format_html
@@ -16,6 +18,7 @@ from chatapp.accounts.forms import AdminSignInForm
 from chatapp.accounts.models import ApiToken, User
 from chatapp.accounts.services import token_revoke, user_create, user_suspend, user_unsuspend
 from conversations.admin import (
+    CheckedSelectionMixin,
     LargeTableAdmin,
     ModerationAdmin,
     ObjectActsMixin,
@@ -48,7 +51,7 @@ class SuspendedFilter(admin.SimpleListFilter):
 
 
 @admin.register(User)
-class UserAdmin(ObjectActsMixin, DjangoUserAdmin):
+class UserAdmin(CheckedSelectionMixin, ObjectActsMixin, DjangoUserAdmin):
     list_display = [
         "username",
         "email",
@@ -264,3 +267,12 @@ class ApiTokenAdmin(ModerationAdmin, LargeTableAdmin):
             intro="Programs using these tokens are signed out at once.",
             act=lambda token, reason: token_revoke(token=token, actor=request.user, reason=reason),
         )
+
+
+# Django's own, with the selection of its actions checked (CheckedSelectionMixin).
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(CheckedSelectionMixin, DjangoGroupAdmin):
+    pass

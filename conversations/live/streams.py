@@ -62,9 +62,12 @@ def _frame(event: dict[str, Any]) -> str:
 
 
 def parse_last_event_id(value: str | None) -> int | None:
-    if value is None or not value.strip().isdigit():
+    """An event id, else None (no resume). ASCII digits only, as many as a bigint has:
+    str.isdigit() is true of "²" too, which int() refuses."""
+    value = (value or "").strip()
+    if not (value.isascii() and value.isdigit() and len(value) <= 18):
         return None
-    return int(value.strip())
+    return int(value)
 
 
 async def user_events(user_id: str, last_event_id: int | None):

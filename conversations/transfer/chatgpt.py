@@ -174,7 +174,8 @@ def _message_plan(message: Any, node_id: str, *, location: str) -> MessagePlan |
         # The assistant calling a tool (python, browser, dalle.text2im, web.run …).
         arguments = {"input": text}
         if content_type == "code":
-            arguments = {"code": text, "language": _optional(content, "language", str, location)}
+            language = _optional(content, "language", str, location)
+            arguments = {"code": text, "language": clean_text(language) if language else language}
         parts.append(
             PartPlan(type=PartType.TOOL_CALL, content={"arguments": arguments}, tool_name=recipient)
         )
