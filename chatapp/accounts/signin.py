@@ -11,6 +11,8 @@ A username and its email address are one account (the user's id is the key); a n
 belongs to nobody is counted under its lowercased self, so the answers do not tell.
 """
 
+import hashlib
+
 from django.db.models import Q
 from django.http import HttpRequest
 
@@ -29,7 +31,10 @@ def _account_key(identifier: str) -> str:
     identifier = identifier.strip()
     lookup = Q(email__iexact=identifier) if "@" in identifier else Q(username=identifier)
     user_id = User.objects.filter(lookup).values_list("pk", flat=True).first()
-    return f"user:{user_id}" if user_id else f"name:{identifier.lower()[:200]}"
+    if user_id:
+        return f"user:{user_id}"
+    # Hashed: any text the caller typed becomes a short key safe for every cache backend.
+    return "name:" + hashlib.sha256(identifier.lower().encode(errors="replace")).hexdigest()[:32]
 
 
 class Attempt:
