@@ -29,6 +29,7 @@ from conversations.exceptions import (
     PermissionDenied,
 )
 from conversations.services.audit import audit_event_record
+from conversations.services.events import stream_access_changed
 from conversations.services.moderation import clean_reason, require_permission
 from conversations.services.workspaces import workspace_create_personal
 
@@ -235,6 +236,9 @@ def _revoke_family(family, *, actor: User | None, reason: str) -> int:
         reason=reason,
         data={"revoked": revoked},
     )
+    owner_id = ApiToken.objects.filter(family=family).values_list("user_id", flat=True).first()
+    if owner_id is not None:
+        stream_access_changed(user_id=owner_id)  # the streams these tokens opened end
     return revoked
 
 
@@ -310,6 +314,7 @@ def token_revoke(*, token: ApiToken, actor: User | None, reason: str = "") -> Ap
             reason=reason,
             data={"kind": token.kind, "prefix": token.prefix, "user": str(token.user_id)},
         )
+        stream_access_changed(user_id=token.user_id)  # the streams it opened end
     return token
 
 
@@ -340,6 +345,7 @@ def user_revoke_all_tokens(*, user: User, actor: User | None, reason: str) -> in
         reason=reason,
         data={"revoked": revoked},
     )
+    stream_access_changed(user_id=user.pk)  # every open stream of theirs ends
     return revoked
 
 

@@ -1,5 +1,6 @@
 """Agents, streamed assistant replies, stopping them, and the live event stream."""
 
+import asyncio
 import uuid
 
 from asgiref.sync import sync_to_async
@@ -9,6 +10,13 @@ from ninja import Router, Status
 from chatapp import ratelimit
 from conversations import selectors, services
 from conversations.assistant.generation import prepare_reply, start_generation
+from conversations.live.access import (
+    CLOSING_EVENT,
+    AccessWatch,
+    StreamAccess,
+    closing_data,
+    is_access_nudge,
+)
 from conversations.live.broker import broker
 from conversations.live.sse import SSE_HEADERS, sse
 from conversations.live.streams import parse_last_event_id, user_events
@@ -42,7 +50,10 @@ async def reply(request: HttpRequest, conversation_id: uuid.UUID, payload: Reply
     `message.completed` or `error`. The reply is saved as it streams and finishes even if
     this connection drops. `{"regenerate": true}` replaces the last assistant turn.
     409 when no endpoint is configured or a reply is already being written; 429 after
-    REPLY_RATE_LIMIT replies in REPLY_RATE_WINDOW_SECONDS."""
+    REPLY_RATE_LIMIT replies in REPLY_RATE_WINDOW_SECONDS. The stream ends early with
+    `access.revoked` (`{"reason", "message"}`) within seconds of its access ending: the
+    token or session that opened it ended, the account was suspended, or the caller left
+    the conversation (the reply itself goes on being written and saved)."""
     # Each reply is a paid call upstream: REPLY_RATE_LIMIT per user, counted once it starts.
     limit_key = str(request.auth.pk)
     await sync_to_async(ratelimit.check)(ratelimit.REPLIES, limit_key)
@@ -53,19 +64,32 @@ async def reply(request: HttpRequest, conversation_id: uuid.UUID, payload: Reply
     )
     await sync_to_async(ratelimit.record)(ratelimit.REPLIES, limit_key)
     message_id = str(prepared.message.pk)
-    queue = broker.subscribe_message(message_id)
+    access = StreamAccess.of_request(request, conversation_id=conversation_id)
+    queue = broker.subscribe_message(message_id, user_id=access.user_id)
     start_generation(prepared)
 
     async def stream():
+        watch = AccessWatch(access)
         try:
             yield sse("message.created", prepared.summary)
             while True:
-                event = await queue.get()
+                try:
+                    event = await asyncio.wait_for(queue.get(), timeout=watch.seconds_left())
+                except TimeoutError:
+                    event = None
+                nudged = is_access_nudge(event)
+                if nudged or watch.due():
+                    reason = await (watch.lost(event) if nudged else watch.lost())
+                    if reason:
+                        yield sse(CLOSING_EVENT, closing_data(reason))
+                        return
+                if event is None or nudged:
+                    continue
                 yield sse(event["type"], event["data"])
                 if event["type"] in ("message.completed", "error"):
                     return
         finally:
-            broker.unsubscribe_message(message_id, queue)
+            broker.unsubscribe_message(message_id, queue, user_id=access.user_id)
 
     return StreamingHttpResponse(stream(), content_type="text/event-stream", headers=SSE_HEADERS)
 
@@ -87,12 +111,17 @@ def abort(request: HttpRequest, message_id: uuid.UUID):
 async def events(request: HttpRequest, last_event_id: str | None = None):
     """Every change in your conversations as Server-Sent Events, with heartbeats. Resume
     with the `Last-Event-ID` header (or `?last_event_id=`): the events after it are
-    replayed first. Event types: message.created, message.updated, message.delta (streamed
-    text, not replayed), message.completed, conversation.created/updated/deleted/restored/
-    removed, participant.added/removed, read."""
+    replayed first, those of a conversation only from when you (last) joined it. Event
+    types: message.created, message.updated, message.delta (streamed text, not replayed),
+    message.completed, conversation.created/updated/deleted/restored/removed,
+    participant.added/removed, read. Message events say which message changed, never its
+    text: read the message. The stream ends with `access.revoked` (`data`: `{"reason",
+    "message"}`) within seconds of its access ending: the token or session that opened it
+    revoked, signed out or expired, or the account suspended."""
     resume = parse_last_event_id(request.headers.get("Last-Event-ID") or last_event_id)
-    user_id = str(request.auth.pk)
     response = StreamingHttpResponse(
-        user_events(user_id, resume), content_type="text/event-stream", headers=SSE_HEADERS
+        user_events(StreamAccess.of_request(request), resume),
+        content_type="text/event-stream",
+        headers=SSE_HEADERS,
     )
     return response

@@ -3,6 +3,11 @@ from this process (SQLite: straight after commit) or from PostgreSQL NOTIFY (eve
 
 Producers may run in any thread (Django's sync views run in worker threads); subscribers
 live on the server's event loop. `deliver` hands an event to the loop thread-safely.
+
+Besides events, a stream's queue receives two kinds of item of its own: RESYNC (catch up from
+the log) and an access nudge, {"type": "_access", "session": …} (check at once that you may
+still read: conversations/live/access.py). A nudge is queued as soon as it is heard, so it is
+ahead of every event committed after the revocation it follows.
 """
 
 import asyncio
@@ -28,10 +33,13 @@ class Broker:
         self._users: dict[str, set[asyncio.Queue]] = defaultdict(set)
         # message id → the queues of open reply streams of that message
         self._messages: dict[str, set[asyncio.Queue]] = defaultdict(set)
+        # user id → the queues of that user's open reply streams (for access nudges only)
+        self._reply_streams: dict[str, set[asyncio.Queue]] = defaultdict(set)
         # message id → callbacks to run when someone asks to stop its generation
         self._abort_handlers: dict[str, Callable[[], None]] = {}
-        # Who may see a conversation's events (an async function of its id).
-        self.recipients_of: Callable[[str], Awaitable[Iterable[str]]] | None = None
+        # Who may see a conversation's events: an async function of its id and of the
+        # event's time (None for a signal, which has none).
+        self.recipients_of: Callable[[str, str | None], Awaitable[Iterable[str]]] | None = None
         self._inbox: asyncio.Queue | None = None
         self._dispatcher: asyncio.Future | None = None
 
@@ -55,17 +63,26 @@ class Broker:
             if not self._users[user_id]:
                 del self._users[user_id]
 
-    def subscribe_message(self, message_id: str) -> asyncio.Queue:
+    def subscribe_message(self, message_id: str, *, user_id: str | None = None) -> asyncio.Queue:
+        """A reply stream's queue; with `user_id` (its reader) it also hears access nudges."""
         queue: asyncio.Queue = asyncio.Queue()
         with self._lock:
             self._messages[message_id].add(queue)
+            if user_id is not None:
+                self._reply_streams[user_id].add(queue)
         return queue
 
-    def unsubscribe_message(self, message_id: str, queue: asyncio.Queue) -> None:
+    def unsubscribe_message(
+        self, message_id: str, queue: asyncio.Queue, *, user_id: str | None = None
+    ) -> None:
         with self._lock:
             self._messages[message_id].discard(queue)
             if not self._messages[message_id]:
                 del self._messages[message_id]
+            if user_id is not None:
+                self._reply_streams[user_id].discard(queue)
+                if not self._reply_streams[user_id]:
+                    del self._reply_streams[user_id]
 
     def on_abort(self, message_id: str, handler: Callable[[], None]) -> None:
         with self._lock:
@@ -84,11 +101,26 @@ class Broker:
             return sum(len(queues) for queues in self._users.values())
 
     def resync_all(self) -> None:
-        """Tell every stream to catch up from the log (after a gap in delivery)."""
+        """Tell every stream to catch up from the log (after a gap in delivery), and every
+        reply stream to check its access (a revocation may have been missed)."""
         with self._lock:
             queues = [queue for queues in self._users.values() for queue in queues]
+            replies = [queue for queues in self._reply_streams.values() for queue in queues]
         for queue in queues:
             queue.put_nowait(RESYNC)
+        for queue in replies:
+            queue.put_nowait({"type": "_access", "session": None})
+
+    def nudge_access(
+        self, user_id: str, session: str | None = None, *, replies_only: bool = False
+    ) -> None:
+        """Ask the user's streams here to check their access now. Must be called on the
+        loop. Queued whatever a stream's backlog: it must not wait behind it."""
+        with self._lock:
+            queues = [] if replies_only else list(self._users.get(user_id, ()))
+            queues += self._reply_streams.get(user_id, ())
+        for queue in queues:
+            queue.put_nowait({"type": "_access", "session": session})
 
     # --- delivering -------------------------------------------------------------------------
 
@@ -99,6 +131,11 @@ class Broker:
             return
         if event.get("type") == "_abort":
             loop.call_soon_threadsafe(self._abort, event.get("message_id", ""))
+            return
+        if event.get("type") == "_access":
+            loop.call_soon_threadsafe(
+                self.nudge_access, event.get("user_id", ""), event.get("session")
+            )
             return
         loop.call_soon_threadsafe(self._inbox_put, event)
 
@@ -130,12 +167,18 @@ class Broker:
                 logger.exception("could not dispatch event %s", event.get("id"))
 
     async def _dispatch(self, event: dict[str, Any]) -> None:
+        if event.get("type") == "conversation.removed" and event.get("user_id"):
+            # Someone lost a conversation: their reply streams check whether it was theirs.
+            # (Their /events stream is told by this event, and gets no more of its events.)
+            self.nudge_access(event["user_id"], replies_only=True)
         if not self._users:
             return
         if event.get("user_id"):
             recipients = {event["user_id"]}
         elif self.recipients_of is not None:
-            recipients = set(await self.recipients_of(event["conversation_id"]))
+            recipients = set(
+                await self.recipients_of(event["conversation_id"], event.get("created_at"))
+            )
         else:
             return
         for user_id in recipients & set(self._users):

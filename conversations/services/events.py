@@ -5,15 +5,21 @@ written in the same transaction as the change it describes. It is announced to e
 process: on PostgreSQL by NOTIFY from that same statement (delivered at commit, never for a
 rolled-back change), on SQLite to this process's broker after commit.
 
-A signal (a batch of streamed text, a request to stop a generation) is announced the same
-way but not stored: nobody resumes to it.
+A signal (a batch of streamed text, a request to stop a generation, a revocation that open
+streams must check) is announced the same way but not stored: nobody resumes to it.
+
+Events say what changed and where, never what a message says: a client reads the row, with
+the reader's permissions applied at that moment. (The log is replayed to whoever resumes,
+later; text stored in it would outlive an edit, a deletion or a moderator's hiding.)
 """
 
+import hashlib
 import json
 import uuid
 from typing import Any
 
 from django.db import connection, transaction
+from django.utils import timezone
 
 from conversations.live.broker import broker
 from conversations.models import Event, Message
@@ -27,7 +33,7 @@ NOTIFY_MAX_BYTES = 7900
 _RECORD_AND_NOTIFY = f"""
 WITH event AS (
     INSERT INTO conversations_event (conversation_id, type, user_id, data, created_at)
-    VALUES (%s, %s, %s, %s::jsonb, now())
+    VALUES (%s, %s, %s, %s::jsonb, %s)
     RETURNING id, conversation_id, type, user_id, data, created_at
 ), payload AS (
     SELECT id, json_build_object(
@@ -47,12 +53,18 @@ def event_record(
     *, conversation_id: uuid.UUID, type: str, data: dict[str, Any], user_id: Any = None
 ) -> int:
     """Store one event and announce it; call inside the writing service's transaction.
-    Returns the event id."""
+    Returns the event id.
+
+    Its time is this process's clock when it is recorded, the clock of a participant's
+    joined_at, and not the database's now() (the start of the transaction, which may be long
+    before the row lock a post waits for): the replay to a participant starts at their
+    joined_at, and a message posted after someone's join committed (both take the
+    conversation's row lock) is after it."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
                 _RECORD_AND_NOTIFY,
-                [conversation_id, type, user_id, json.dumps(data)],
+                [conversation_id, type, user_id, json.dumps(data), timezone.now()],
             )
             return cursor.fetchone()[0]
     event = Event.objects.create(
@@ -75,15 +87,34 @@ def event_signal(payload: dict[str, Any]) -> None:
         transaction.on_commit(lambda: broker.deliver(payload))
 
 
+def session_digest(session_key: str) -> str:
+    """How a signal names a browser session without carrying its key."""
+    return hashlib.sha256(session_key.encode()).hexdigest()[:32]
+
+
+def stream_access_changed(*, user_id: Any, session_key: str | None = None) -> None:
+    """Have the user's open streams, in every process, check at once that they may still
+    read (conversations/live/access.py); call inside the transaction that revokes, so that
+    they check after it commits. `session_key`: a session being signed out, whose streams
+    end without asking (Django announces a sign-out before it deletes the session)."""
+    event_signal(
+        {
+            "type": "_access",
+            "user_id": str(user_id),
+            "session": session_digest(session_key) if session_key else None,
+        }
+    )
+
+
 def message_summary(message: Message) -> dict[str, Any]:
-    """What an event says about a message: enough to place it; the client reads the rest."""
+    """What an event says about a message: enough to place it; the client reads the rest
+    (never its text: see the module's docstring)."""
     return {
         "message_id": str(message.pk),
         "seq": message.seq,
         "role": message.role,
         "status": message.status,
         "sender_id": str(message.sender_id) if message.sender_id else None,
-        "excerpt": message.visible_content[:200],
         "is_deleted": message.deleted_at is not None,
         "is_hidden": message.hidden_at is not None,
     }
