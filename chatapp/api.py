@@ -7,7 +7,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
-from ninja import NinjaAPI, Router
+from ninja import NinjaAPI, Router, Status
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
@@ -64,6 +64,9 @@ def on_domain_error(request: HttpRequest, error: exceptions.ChatError) -> HttpRe
     return response
 
 
+UNREADABLE_NUMBERS = {"int_parsing", "int_parsing_size", "int_type", "int_from_float"}
+
+
 def _field_name(location: tuple) -> str:
     """The field as the client sent it: ("body", "payload", "content") → "content",
     ("query", "limit") → "limit"."""
@@ -81,10 +84,16 @@ def on_validation_error(request: HttpRequest, error: NinjaValidationError) -> Ht
         for item in error.errors
     ]
     first = problems[0] if problems else {"field": "", "message": "invalid"}
+    # A query parameter that is not a whole number at all ("abc", "²") cannot be understood
+    # as sent: 400. One that is a number but not an acceptable one (limit=0) is 422.
+    unreadable = all(
+        item.get("loc", ("",))[0] == "query" and item.get("type") in UNREADABLE_NUMBERS
+        for item in error.errors
+    )
     return error_response(
         request,
-        422,
-        "invalid",
+        400 if error.errors and unreadable else 422,
+        "bad_request" if error.errors and unreadable else "invalid",
         f"{first['field']}: {first['message']}" if first["field"] else first["message"],
         {"field": first["field"], "errors": problems},
     )
@@ -135,7 +144,8 @@ health_router = Router(tags=["health"])
 @health_router.get("/health", auth=None, response={200: dict, 503: dict})
 def health(request: HttpRequest):
     """200 when the database answers, 503 with its error when it does not."""
-    return health_body()
+    status, body = health_body()
+    return Status(status, body)
 
 
 api.add_router("", health_router)

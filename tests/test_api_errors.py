@@ -99,12 +99,17 @@ def test_a_lone_surrogate_is_422_and_a_pair_is_kept(alice, group):
     assert response.status_code == 201 and response.json()["content"] == "\U0001f600"
 
 
-def test_digits_that_are_not_ascii_are_422_naming_the_parameter(alice, group):
+def test_digits_that_are_not_ascii_are_400_naming_the_parameter(alice, group):
     client = Client()
     client.force_login(alice)
-    for value in ["²", "\u0661"]:  # superscript two, Arabic-Indic one
+    for value in ["²", "\u0661", "abc"]:  # superscript two, Arabic-Indic one, no number
         response = client.get(f"/api/v1/conversations/{group.pk}/messages", {"before": value})
-        assert envelope(response, 422, "invalid")["details"]["field"] == "before"
+        assert envelope(response, 400, "bad_request")["details"]["field"] == "before"
+        response = client.get("/api/v1/events", {"last_event_id": value})
+        assert envelope(response, 400, "bad_request")["details"]["field"] == "last_event_id"
+    # A number, but not one the parameter takes: 422.
+    response = client.get(f"/api/v1/conversations/{group.pk}/messages", {"limit": 0})
+    assert envelope(response, 422, "invalid")["details"]["field"] == "limit"
 
 
 def test_json_nested_too_deep_is_refused(alice, group):

@@ -28,6 +28,7 @@ from conversations.live.access import (
     closing_data,
     is_access_nudge,
 )
+from conversations.exceptions import BadRequest
 from conversations.live.broker import RESYNC, broker
 from conversations.live.sse import comment, sse
 from conversations.models import Event, Participant
@@ -89,11 +90,17 @@ def closing(reason: str) -> str:
 
 
 def parse_last_event_id(value: str | None) -> int | None:
-    """An event id, else None (no resume). ASCII digits only, as many as a bigint has:
-    str.isdigit() is true of "²" too, which int() refuses."""
+    """The event id to resume after, or None (no resume) when none was sent. BadRequest
+    for anything but ASCII digits, as many as a bigint holds: str.isdigit() is true of "²"
+    too, which int() refuses. (A browser only ever sends back an id this server sent.)"""
     value = (value or "").strip()
-    if not (value.isascii() and value.isdigit() and len(value) <= 18):
+    if not value:
         return None
+    if not (value.isascii() and value.isdigit() and len(value) <= 18):
+        raise BadRequest(
+            "Last-Event-ID is an event id: ASCII digits only.",
+            details={"field": "last_event_id"},
+        )
     return int(value)
 
 
