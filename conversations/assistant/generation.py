@@ -6,6 +6,11 @@ server's event loop, owned by no request) streams from the upstream, hands each 
 the reply streams of this process, saves the text every STREAM_SAVE_INTERVAL_MS (one UPDATE
 that doubles as heartbeat and abort check), and at the end saves the parts, the usage and
 the outcome — complete, or error with its type and whatever text had arrived.
+
+A generation always ends: whatever fails (the upstream, a save, a bug of ours), the turn is
+closed as error with the text so far, its reply streams get their last event, and the
+conversation takes a new reply at once. Upstream text is made storable as it arrives (no NUL,
+no lone surrogate: services.messages.storable_text), so what is streamed is what is saved.
 """
 
 import asyncio
@@ -40,6 +45,7 @@ from conversations.assistant.provider import (
 from conversations.exceptions import Conflict
 from conversations.live.broker import broker
 from conversations.models import (
+    FINISH_REASON_MAX_LENGTH,
     Agent,
     Message,
     MessageErrorType,
@@ -48,11 +54,14 @@ from conversations.models import (
     PartType,
 )
 from conversations.services.events import event_signal, message_summary
+from conversations.services.messages import storable_text
 
 logger = logging.getLogger(__name__)
 
 # How many of the newest turns are read to build the context (the budget trims further).
 HISTORY_LIMIT = 500
+# MessagePart.tool_name and tool_call_id.
+TOOL_FIELD_MAX_LENGTH = 200
 
 # Running generations of this process, so that none is garbage-collected mid-stream.
 RUNNING: set[asyncio.Task] = set()
@@ -201,8 +210,9 @@ def _save_outcome(message: Message, turn: Turn, outcome: dict[str, Any]) -> Mess
         services.message_part_add(
             message=message,
             type=PartType.TOOL_CALL,
-            tool_name=call.name or "unknown",
-            tool_call_id=call.id,
+            # The model's strings, cut to what the columns hold.
+            tool_name=(call.name or "unknown")[:TOOL_FIELD_MAX_LENGTH],
+            tool_call_id=(call.id or "")[:TOOL_FIELD_MAX_LENGTH],
             content={"arguments": call.arguments},
         )
     if outcome.get("error_type"):
@@ -239,7 +249,60 @@ def _save_outcome(message: Message, turn: Turn, outcome: dict[str, Any]) -> Mess
         error_type=outcome.get("error_type", ""),
         error_details=outcome.get("error_details") or {},
         is_aborted=aborted,
+        finish_reason=(
+            turn.finish_reason or "" if outcome["status"] == MessageStatus.COMPLETE else ""
+        ),
     )
+
+
+@transaction.atomic
+def _save_as_error(message: Message, turn: Turn, outcome: dict[str, Any]) -> Message:
+    """When the outcome could not be saved: the turn closed as error with its text and
+    nothing else (no parts: saving one may be what failed), its usage kept if it can be."""
+    aborted = Message.objects.filter(pk=message.pk, is_aborted=True).exists()
+    saved = services.assistant_message_finish(
+        message=message,
+        content=turn.text,
+        status=MessageStatus.ERROR,
+        latency_ms=turn.elapsed_ms(),
+        ttft_ms=turn.elapsed_ms(turn.first_token_at) if turn.first_token_at else None,
+        error=outcome["error"],
+        error_type=outcome["error_type"],
+        error_details=outcome.get("error_details") or {},
+        is_aborted=aborted,
+    )
+    if turn.usage is not None:
+        try:
+            # Its own savepoint: a failure here leaves the closed turn as it is.
+            saved = services.message_record_usage(
+                message=saved,
+                usage=services.Usage(
+                    prompt_tokens=turn.usage.prompt_tokens,
+                    completion_tokens=turn.usage.completion_tokens,
+                    cached_input_tokens=turn.usage.cached_input_tokens,
+                    reasoning_tokens=turn.usage.reasoning_tokens,
+                ),
+            )
+        except Exception:
+            logger.exception("could not record the usage of %s", message.pk)
+    return saved
+
+
+def _saved(save, message: Message, turn: Turn, outcome: dict[str, Any]) -> Message:
+    """`save` the ending; when someone else ended the turn meanwhile (the stale sweep marked
+    it interrupted), the turn as they left it."""
+    try:
+        return save(message, turn, outcome)
+    except Conflict:
+        return Message.objects.get(pk=message.pk)
+
+
+def _internal_error(error: BaseException, *, while_doing: str) -> dict[str, Any]:
+    return {
+        "status": MessageStatus.ERROR,
+        "error_type": MessageErrorType.UPSTREAM_ERROR,
+        "error": f"Internal error {while_doing}: {error.__class__.__name__}",
+    }
 
 
 def _timeouts() -> Timeouts:
@@ -266,20 +329,41 @@ async def _next_or_stop(events, stop: asyncio.Event):
 
 
 async def generate(prepared: PreparedReply) -> Message:
-    """Stream the reply and save it; never raises for an upstream failure (it is saved)."""
+    """Stream the reply and save it. Never raises but for its own cancellation: whatever
+    fails, the turn is saved as error (see the module's docstring)."""
+    turn = Turn()
+    try:
+        outcome = await _stream(prepared, turn)
+    except asyncio.CancelledError:
+        outcome = {
+            "status": MessageStatus.ERROR,
+            "error_type": MessageErrorType.INTERRUPTED,
+            "error": "The server stopped while this reply was being written.",
+        }
+        await asyncio.shield(_finish(prepared.message, turn, outcome))
+        raise
+    except Exception as error:  # a bug of ours must still leave a saved, closed turn
+        logger.exception("generation of %s failed", prepared.message.pk)
+        outcome = _internal_error(error, while_doing="while writing this reply")
+    return await _finish(prepared.message, turn, outcome)
+
+
+async def _stream(prepared: PreparedReply, turn: Turn) -> dict[str, Any]:
+    """Read the upstream into `turn`, handing each delta to the reply streams and saving
+    the text as it goes; the outcome (an upstream failure is one, not an exception)."""
     message = prepared.message
     message_id = str(message.pk)
-    turn = Turn()
     stop = asyncio.Event()
     broker.on_abort(message_id, stop.set)
     interval = settings.STREAM_SAVE_INTERVAL_MS / 1000
     last_save = time.monotonic()
     outcome: dict[str, Any] = {"status": MessageStatus.COMPLETE}
     saving: asyncio.Task | None = None
-    events = stream_chat(
-        prepared.request, timeouts=_timeouts(), client=upstream_client()
-    ).__aiter__()
+    events = None
     try:
+        events = stream_chat(
+            prepared.request, timeouts=_timeouts(), client=upstream_client()
+        ).__aiter__()
         while True:
             try:
                 event = await _next_or_stop(events, stop)
@@ -294,11 +378,13 @@ async def generate(prepared: PreparedReply) -> Message:
                 break
             delta: dict[str, str] = {}
             if isinstance(event, TextDelta) and event.text:
-                turn.text += event.text
-                delta = {"text": event.text}
+                text = storable_text(event.text)
+                turn.text += text
+                delta = {"text": text}
             elif isinstance(event, ReasoningDelta) and event.text:
-                turn.reasoning += event.text
-                delta = {"reasoning": event.text}
+                text = storable_text(event.text)
+                turn.reasoning += text
+                delta = {"reasoning": text}
             elif isinstance(event, ToolCallDelta):
                 turn.tool_calls.add(event)
                 broker.deliver_to_message(
@@ -316,7 +402,9 @@ async def generate(prepared: PreparedReply) -> Message:
             elif isinstance(event, UsageReport):
                 turn.usage = event
             elif isinstance(event, Finish):
-                turn.finish_reason = event.reason
+                turn.finish_reason = (
+                    event.reason and storable_text(event.reason)[:FINISH_REASON_MAX_LENGTH]
+                )
             if delta:
                 turn.first_token_at = turn.first_token_at or time.monotonic()
                 broker.deliver_to_message(message_id, {"type": "delta", "data": delta})
@@ -338,28 +426,17 @@ async def generate(prepared: PreparedReply) -> Message:
                 **({"status": error.status} if error.status else {}),
             },
         }
-    except asyncio.CancelledError:
-        outcome = {
-            "status": MessageStatus.ERROR,
-            "error_type": MessageErrorType.INTERRUPTED,
-            "error": "The server stopped while this reply was being written.",
-        }
-        await asyncio.shield(_finish(message, turn, outcome))
-        raise
-    except Exception as error:  # a bug of ours must still leave a saved, closed turn
-        logger.exception("generation of %s failed", message_id)
-        outcome = {
-            "status": MessageStatus.ERROR,
-            "error_type": MessageErrorType.UPSTREAM_ERROR,
-            "error": f"Internal error: {error.__class__.__name__}",
-        }
     finally:
         broker.forget_abort(message_id)
-        await events.aclose()
+        if events is not None:
+            try:
+                await events.aclose()
+            except Exception:
+                logger.exception("could not close the upstream stream of %s", message_id)
         if saving is not None:
             with contextlib.suppress(Exception):
                 await saving
-    return await _finish(message, turn, outcome)
+    return outcome
 
 
 async def _save_in_background(message: Message, text: str, saved_length: int, stop: asyncio.Event):
@@ -371,31 +448,61 @@ async def _save_in_background(message: Message, text: str, saved_length: int, st
 
 
 async def _finish(message: Message, turn: Turn, outcome: dict[str, Any]) -> Message:
+    """Save the ending and send the reply streams their last event, whatever fails. The
+    outcome that cannot be saved (a part the database refuses) is saved as error with the
+    text alone, in a fresh connection; when even that fails (the database is gone) the
+    streams still hear the error, and the stale sweep closes the turn later."""
     message_id = str(message.pk)
     try:
-        saved = await in_worker_thread(_save_outcome)(message, turn, outcome)
-    except Conflict:
-        # Closed meanwhile by someone else (marked interrupted as stale): leave it.
-        saved = await in_worker_thread(Message.objects.get)(pk=message.pk)
-    kind = "message.completed" if saved.status == MessageStatus.COMPLETE else "error"
-    broker.deliver_to_message(
-        message_id,
-        {
-            "type": kind,
-            "data": {
-                **message_summary(saved),
-                "error_type": saved.error_type,
-                "error": saved.error,
-                "usage": {
-                    "prompt_tokens": saved.prompt_tokens,
-                    "completion_tokens": saved.completion_tokens,
-                },
-                "latency_ms": saved.latency_ms,
-                "ttft_ms": saved.ttft_ms,
-            },
-        },
-    )
+        saved = await in_worker_thread(_saved)(_save_outcome, message, turn, outcome)
+    except Exception as error:
+        logger.exception("could not save the outcome of %s", message_id)
+        if outcome["status"] != MessageStatus.ERROR:
+            outcome = _internal_error(error, while_doing="saving this reply")
+        try:
+            saved = await in_worker_thread(_saved)(_save_as_error, message, turn, outcome)
+        except Exception:
+            logger.exception("could not save %s as error", message_id)
+            # At least the text, for the stale sweep that will close the turn.
+            with contextlib.suppress(Exception):
+                await in_worker_thread(services.assistant_message_progress)(
+                    message_id=message.pk, content=turn.text
+                )
+            saved = _unsaved_error(message, turn, outcome)
+    try:
+        broker.deliver_to_message(message_id, _last_event(saved))
+    except Exception:
+        logger.exception("could not send the last event of %s", message_id)
     return saved
+
+
+def _unsaved_error(message: Message, turn: Turn, outcome: dict[str, Any]) -> Message:
+    """The error the streams are told about when it could not be saved."""
+    message.content = turn.text
+    message.status = MessageStatus.ERROR
+    message.error = outcome["error"]
+    message.error_type = outcome["error_type"]
+    message.latency_ms = turn.elapsed_ms()
+    message.ttft_ms = turn.elapsed_ms(turn.first_token_at) if turn.first_token_at else None
+    return message
+
+
+def _last_event(saved: Message) -> dict[str, Any]:
+    return {
+        "type": "message.completed" if saved.status == MessageStatus.COMPLETE else "error",
+        "data": {
+            **message_summary(saved),
+            "error_type": saved.error_type,
+            "error": saved.error,
+            "finish_reason": saved.finish_reason or None,
+            "usage": {
+                "prompt_tokens": saved.prompt_tokens,
+                "completion_tokens": saved.completion_tokens,
+            },
+            "latency_ms": saved.latency_ms,
+            "ttft_ms": saved.ttft_ms,
+        },
+    }
 
 
 def start_generation(prepared: PreparedReply) -> asyncio.Task:

@@ -13,6 +13,7 @@ from .events import Event
 from .messages import (
     CLIENT_MESSAGE_ID_MAX_LENGTH,
     CONTENT_MAX_LENGTH,
+    FINISH_REASON_MAX_LENGTH,
     Message,
     MessageErrorType,
     MessageRole,
@@ -25,6 +26,7 @@ from .workspaces import Membership, Workspace, WorkspaceRole
 __all__ = [
     "CLIENT_MESSAGE_ID_MAX_LENGTH",
     "CONTENT_MAX_LENGTH",
+    "FINISH_REASON_MAX_LENGTH",
     "TITLE_MAX_LENGTH",
     "Agent",
     "Artifact",

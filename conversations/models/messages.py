@@ -9,6 +9,8 @@ from .conversations import Conversation
 
 CONTENT_MAX_LENGTH = 100_000
 CLIENT_MESSAGE_ID_MAX_LENGTH = 100
+# The longest finish_reason kept from a model server ("stop", "length", "tool_calls" …).
+FINISH_REASON_MAX_LENGTH = 40
 
 
 class MessageRole(models.TextChoices):
@@ -37,7 +39,8 @@ class MessageErrorType(models.TextChoices):
 class MessageVisibility:
     """What participants may see of a message, for the model and for the plain rows a page
     of the API is read into (selectors.threads.MessageRow). Needs deleted_at, hidden_at,
-    content, and the parts as parts_list or, on a model instance, through the database."""
+    content, and the parts as parts_list or, on a model instance, through the database;
+    `usage` and `visible_error` the token fields and error."""
 
     @property
     def is_visible(self) -> bool:
@@ -65,6 +68,25 @@ class MessageVisibility:
     @property
     def is_hidden(self) -> bool:
         return self.hidden_at is not None
+
+    @property
+    def visible_error(self) -> str:
+        """The error text (it may quote the turn): nothing of a deleted or hidden message."""
+        return self.error if self.is_visible else ""
+
+    @property
+    def usage(self) -> dict | None:
+        """The token counts an upstream reported for this turn; None when it reported none
+        (every human message). Needs the five token fields."""
+        if self.prompt_tokens is None and self.completion_tokens is None:
+            return None
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+            "cached_tokens": self.cached_input_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+        }
 
 
 class Message(MessageVisibility, TimestampedModel):
@@ -114,6 +136,9 @@ class Message(MessageVisibility, TimestampedModel):
     error_type = models.CharField(max_length=30, choices=MessageErrorType.choices, blank=True)
     error_details = models.JSONField(default=dict, blank=True)
     is_aborted = models.BooleanField(default=False)
+    # Why the model server said it stopped (stop, length, tool_calls, content_filter …),
+    # kept for a complete turn; empty for anything else.
+    finish_reason = models.CharField(max_length=FINISH_REASON_MAX_LENGTH, blank=True)
     meta = models.JSONField(default=dict, blank=True)
     edited_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)

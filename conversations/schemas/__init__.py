@@ -27,6 +27,7 @@ from .messages import (
     MessagePageOut,
     MessagePartOut,
     MessagePatchIn,
+    MessageUsageOut,
     ReportIn,
     ReportOut,
 )
@@ -83,6 +84,7 @@ __all__ = [
     "MessagePageOut",
     "MessagePartOut",
     "MessagePatchIn",
+    "MessageUsageOut",
     "ParticipantIn",
     "ParticipantListOut",
     "ParticipantOut",

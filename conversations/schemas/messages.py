@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from ninja import Schema
-from pydantic import ConfigDict, Field, computed_field
+from pydantic import ConfigDict, Field, computed_field, field_validator
 
 from conversations.models import CLIENT_MESSAGE_ID_MAX_LENGTH, CONTENT_MAX_LENGTH
 
@@ -43,6 +43,20 @@ class MessagePartOut(OutModel):
     artifact: ArtifactOut | None = None
 
 
+class MessageUsageOut(OutModel):
+    """The tokens of one assistant turn, as its model server reported them."""
+
+    prompt_tokens: int | None = Field(description="Tokens read: the context sent upstream.")
+    completion_tokens: int | None = Field(description="Tokens written, reasoning included.")
+    total_tokens: int | None = Field(description="prompt_tokens + completion_tokens.")
+    cached_tokens: int | None = Field(
+        description="Of the prompt tokens, those the server had cached (0 if it did not say)."
+    )
+    reasoning_tokens: int | None = Field(
+        description="Of the completion tokens, those spent reasoning (0 if it did not say)."
+    )
+
+
 class MessageOut(OutModel):
     id: uuid.UUID
     conversation_id: uuid.UUID
@@ -61,6 +75,40 @@ class MessageOut(OutModel):
     is_deleted: bool
     is_hidden: bool
     parts: list[MessagePartOut] = Field(validation_alias="visible_parts")
+    # How an assistant turn went, as the thread page and the export tell it. A human
+    # message has none of it: null (is_aborted false).
+    usage: MessageUsageOut | None = Field(
+        description="The turn's token counts; null when none were reported (a human message, "
+        "a turn that failed before its model server said)."
+    )
+    latency_ms: int | None = Field(
+        description="Milliseconds from sending the request upstream to the turn's end."
+    )
+    ttft_ms: int | None = Field(
+        description="Milliseconds from sending the request upstream to the first token; null "
+        "when none came."
+    )
+    finish_reason: str | None = Field(
+        description="Why the model stopped, in its server's words: stop, length (cut at the "
+        "agent's max_tokens), tool_calls, content_filter … Null unless the turn is complete "
+        "and the server said; a turn that ended in error says why in error_type."
+    )
+    error_type: str | None = Field(
+        description="Why a turn ended in error: upstream_unreachable, upstream_error, timeout, "
+        "context_length, aborted (someone stopped it), interrupted (the server stopped while "
+        "writing it). Null unless status is error."
+    )
+    error: str | None = Field(
+        validation_alias="visible_error",
+        description="What went wrong, in words (null unless status is error, and for a "
+        "deleted or hidden message).",
+    )
+    is_aborted: bool = Field(description="Someone stopped the turn (error_type aborted).")
+
+    @field_validator("finish_reason", "error_type", "error", mode="before")
+    @classmethod
+    def _none_when_empty(cls, value: str | None) -> str | None:
+        return value or None
 
 
 class MessageIn(Schema):

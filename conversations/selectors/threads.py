@@ -415,6 +415,18 @@ class MessageRow(MessageVisibility):
     edited_at: datetime | None
     deleted_at: datetime | None
     hidden_at: datetime | None
+    # How an assistant turn went (MessageOut's usage, timing and ending).
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    total_tokens: int | None
+    cached_input_tokens: int | None
+    reasoning_tokens: int | None
+    latency_ms: int | None
+    ttft_ms: int | None
+    finish_reason: str
+    error: str
+    error_type: str
+    is_aborted: bool
     has_parts: bool
     # The conversation's message count when the row was read, for the page's has_more.
     message_count: int
@@ -436,6 +448,17 @@ _ROW_COLUMNS = (
     "edited_at",
     "deleted_at",
     "hidden_at",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cached_input_tokens",
+    "reasoning_tokens",
+    "latency_ms",
+    "ttft_ms",
+    "finish_reason",
+    "error",
+    "error_type",
+    "is_aborted",
     "has_parts",
     "conversation__message_count",
     "sender__id",

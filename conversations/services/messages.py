@@ -3,6 +3,7 @@ and artifacts of an assistant turn, and its usage."""
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +26,7 @@ from conversations.exceptions import (
 from conversations.models import (
     CLIENT_MESSAGE_ID_MAX_LENGTH,
     CONTENT_MAX_LENGTH,
+    FINISH_REASON_MAX_LENGTH,
     TITLE_MAX_LENGTH,
     Agent,
     Artifact,
@@ -43,6 +45,34 @@ from conversations.models import (
 from . import quotas
 from .conversations import active_participant, lock_conversation, lock_participation
 from .events import event_record, event_signal, message_summary
+
+# --- text from elsewhere ---------------------------------------------------------------------
+
+# What no database here stores: NUL (PostgreSQL refuses it in text and in JSON) and lone
+# UTF-16 surrogates (which a JSON "\ud800" escape decodes to, and no driver can encode).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable_text(text: str) -> str:
+    """Text that came from elsewhere (a model server), as the database can store it: NUL
+    dropped, a surrogate pair joined, a lone surrogate made U+FFFD. Upstream text is not ours
+    to refuse, and one bad character must not cost the turn."""
+    if not _UNSTORABLE.search(text):
+        return text
+    text = text.replace("\x00", "")
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def storable_json(value: Any) -> Any:
+    """storable_text for every string of a JSON value, keys included."""
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, dict):
+        return {storable_text(str(key)): storable_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [storable_json(item) for item in value]
+    return value
+
 
 # --- meta ------------------------------------------------------------------------------------
 
@@ -351,8 +381,10 @@ def assistant_message_finish(
     error_type: str = "",
     error_details: dict | None = None,
     is_aborted: bool = False,
+    finish_reason: str = "",
 ) -> Message:
-    """Close an assistant turn: its final text and timing, or the error that ended it.
+    """Close an assistant turn: its final text and timing, or the error that ended it, and
+    why the model server said it stopped (`finish_reason`: stop, length, tool_calls …).
     A turn ends once: finishing it again (say, after an abort) raises Conflict."""
     if status not in (MessageStatus.COMPLETE, MessageStatus.ERROR):
         raise InvalidInput("status", "An assistant turn ends complete or in error.")
@@ -371,16 +403,17 @@ def assistant_message_finish(
         raise InvalidInput("message", "Only assistant turns are finished this way.")
     if message.status not in (MessageStatus.PENDING, MessageStatus.STREAMING):
         raise Conflict("This assistant turn has already ended.")
-    # Upstream text is not ours to refuse, but PostgreSQL cannot store NUL characters.
-    message.content = content.replace("\x00", "")
+    # Upstream text (an answer, an error body) is not ours to refuse: made storable.
+    message.content = storable_text(content)
     message.status = status
     message.completed_at = timezone.now()
     message.latency_ms = latency_ms
     message.ttft_ms = ttft_ms
-    message.error = error
+    message.error = storable_text(error)
     message.error_type = error_type
-    message.error_details = error_details or {}
+    message.error_details = storable_json(error_details or {})
     message.is_aborted = is_aborted
+    message.finish_reason = storable_text(finish_reason)[:FINISH_REASON_MAX_LENGTH]
     message.save(
         update_fields=[
             "content",
@@ -392,6 +425,7 @@ def assistant_message_finish(
             "error_type",
             "error_details",
             "is_aborted",
+            "finish_reason",
             "updated_at",
         ]
     )
@@ -425,6 +459,7 @@ def message_part_add(
     check_count("step_index", step_index, optional=False)
     if tool_duration_ms is not None and type != PartType.TOOL_RESULT:
         raise InvalidInput("tool_duration_ms", "Only a tool result has a tool duration.")
+    tool_name, tool_call_id = storable_text(tool_name), storable_text(tool_call_id)
     message = _lock_message(message)
     index = message.parts.count()
     part = MessagePart.objects.create(
@@ -432,7 +467,8 @@ def message_part_add(
         index=index,
         step_index=step_index,
         type=type,
-        content=content,
+        # Parts carry upstream text (an answer, its reasoning, a tool call's arguments).
+        content=storable_json(content),
         tool_name=tool_name,
         tool_call_id=tool_call_id,
         started_at=started_at,
@@ -559,7 +595,7 @@ def assistant_message_progress(*, message_id: Any, content: str) -> bool:
     """Save the text streamed so far (one UPDATE, also the generation's heartbeat). False
     when the turn was stopped meanwhile (aborted, or marked interrupted): stop generating."""
     saved = Message.objects.filter(pk=message_id, status__in=GENERATING, is_aborted=False).update(
-        content=content.replace("\x00", ""),
+        content=storable_text(content),
         status=MessageStatus.STREAMING,
         updated_at=timezone.now(),
     )
@@ -628,6 +664,7 @@ def assistant_message_restart(*, message: Message) -> Message:
     message.error = message.error_type = ""
     message.error_details = {}
     message.is_aborted = False
+    message.finish_reason = ""
     message.save()
     _announce(message, "message.updated")
     return message

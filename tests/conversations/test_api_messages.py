@@ -271,3 +271,118 @@ def test_a_malformed_artifact_id_is_no_such_route(alice, client_for, artifact_id
 
 def test_an_unknown_artifact_gets_404(alice, client_for):
     assert_error(client_for(alice).get(f"/api/v1/artifacts/{uuid.uuid4()}"), 404, "not_found")
+
+
+# --- how an assistant turn went: what the thread page tells -----------------------------------
+
+TURN_FIELDS = ("usage", "latency_ms", "ttft_ms", "finish_reason", "error_type", "error")
+
+
+def assistant_turn(conversation, *, reply_to, content, usage=None, **finish):
+    turn = services.assistant_message_start(
+        conversation=conversation, agent=None, reply_to=reply_to
+    )
+    if usage is not None:
+        services.message_record_usage(message=turn, usage=usage)
+    return services.assistant_message_finish(message=turn, content=content, **finish)
+
+
+def test_a_page_tells_each_assistant_turns_usage_timing_and_ending(
+    alice, group, client_for, post, django_assert_num_queries
+):
+    question = post(group, "How long is a piece of string?")
+    assistant_turn(
+        group,
+        reply_to=question,
+        content="Twice half its",
+        usage=services.Usage(
+            prompt_tokens=120, completion_tokens=40, cached_input_tokens=100, reasoning_tokens=25
+        ),
+        latency_ms=1800,
+        ttft_ms=250,
+        finish_reason="length",
+    )
+    again = post(group, "And now?")
+    stopped = services.assistant_message_start(conversation=group, agent=None, reply_to=again)
+    services.assistant_message_abort(message=stopped, actor=alice)
+    services.assistant_message_finish(
+        message=stopped,
+        content="Let me",
+        status="error",
+        error="Stopped.",
+        error_type="aborted",
+        is_aborted=True,
+        latency_ms=300,
+    )
+    client = client_for(alice)
+    # Session, user, the messages joined to alice's participation: the new fields are
+    # columns of the same rows, not another query.
+    with django_assert_num_queries(3):
+        items = client.get(url(group)).json()["items"]
+    complete, failed = items[1], items[3]
+    assert complete["status"] == "complete"
+    assert complete["usage"] == {
+        "prompt_tokens": 120,
+        "completion_tokens": 40,
+        "total_tokens": 160,
+        "cached_tokens": 100,
+        "reasoning_tokens": 25,
+    }
+    assert (complete["latency_ms"], complete["ttft_ms"]) == (1800, 250)
+    assert complete["finish_reason"] == "length"
+    assert complete["error_type"] is None and complete["error"] is None
+    assert complete["is_aborted"] is False
+
+    assert failed["status"] == "error" and failed["content"] == "Let me"
+    assert (failed["error_type"], failed["error"], failed["is_aborted"]) == (
+        "aborted",
+        "Stopped.",
+        True,
+    )
+    assert failed["usage"] is None and failed["ttft_ms"] is None
+    assert failed["latency_ms"] == 300 and failed["finish_reason"] is None
+
+
+def test_a_human_message_has_none_of_it_in_every_answer(alice, group, client_for):
+    client = client_for(alice)
+    posted = post_json(client, url(group), {"content": "just me"})
+    edited = client.patch(
+        f"/api/v1/messages/{posted.json()['id']}",
+        data=json.dumps({"content": "just me!"}),
+        content_type="application/json",
+    )
+    listed = client.get(url(group)).json()["items"][0]
+    for body in (posted.json(), edited.json(), listed):
+        assert {field: body[field] for field in TURN_FIELDS} == dict.fromkeys(TURN_FIELDS)
+        assert body["is_aborted"] is False
+
+
+def test_a_hidden_turn_keeps_its_numbers_but_not_its_error_text(alice, group, client_for, post):
+    question = post(group, "hm")
+    turn = assistant_turn(
+        group,
+        reply_to=question,
+        content="quoting the secret",
+        status="error",
+        error="The model server said: quoting the secret",
+        error_type="upstream_error",
+        latency_ms=50,
+    )
+    Message.objects.filter(pk=turn.pk).update(hidden_at=timezone.now())
+    item = client_for(alice).get(url(group)).json()["items"][1]
+    assert item["content"] == "" and item["error"] is None
+    assert (item["error_type"], item["latency_ms"]) == ("upstream_error", 50)
+
+
+def test_the_schema_describes_the_turn_fields(client_for, alice):
+    schema = client_for(alice).get("/api/v1/openapi.json").json()["components"]["schemas"]
+    properties = schema["MessageOut"]["properties"]
+    for field in (*TURN_FIELDS, "is_aborted"):
+        assert properties[field].get("description"), field
+    assert set(schema["MessageUsageOut"]["properties"]) == {
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "cached_tokens",
+        "reasoning_tokens",
+    }
