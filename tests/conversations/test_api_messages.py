@@ -126,9 +126,14 @@ def test_bad_bodies_get_422_naming_the_field(alice, group, client_for, body, fie
     assert Message.objects.count() == 0
 
 
-@pytest.mark.parametrize("query", [{"limit": 0}, {"limit": 101}, {"before": -1}, {"after": "x"}])
+@pytest.mark.parametrize("query", [{"limit": 0}, {"limit": 101}, {"before": -1}])
 def test_bad_query_gets_422(alice, group, client_for, query):
     assert_error(client_for(alice).get(url(group), query), 422, "invalid")
+
+
+@pytest.mark.parametrize("query", [{"after": "x"}, {"before": "²"}, {"limit": "1.5"}])
+def test_a_query_number_that_is_no_number_gets_400(alice, group, client_for, query):
+    assert_error(client_for(alice).get(url(group), query), 400, "bad_request")
 
 
 def test_malformed_json_gets_400(alice, group, client_for):
