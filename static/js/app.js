@@ -1,5 +1,6 @@
-// chatapp: what JavaScript adds to pages that work without it — posting in place, streamed
-// replies with Stop, live updates, older messages on scroll, the theme toggle, the drawer.
+// chatapp: what JavaScript adds to pages that work without it — posting in place (with an
+// outbox and a draft kept in the browser, so nothing typed is lost), streamed replies with
+// Stop, live updates, older messages on scroll, the theme toggle, the drawer.
 "use strict";
 
 (function () {
@@ -31,6 +32,92 @@
     template.innerHTML = html;
     focusableCode(template.content);
     return template.content;
+  }
+
+  // --- what is kept in the browser: drafts and unsent messages ------------------------------
+  // localStorage, per person and conversation (`chatapp:<user id>:draft:<conversation id>`,
+  // `chatapp:<user id>:outbox:<conversation id>`): two accounts in one browser never see,
+  // or send, each other's. Signing out removes the person's keys (setupSignOut).
+
+  const memory = new Map(); // where localStorage is off or full: kept for this page only
+  const stored = {
+    get(key) {
+      if (memory.has(key)) return memory.get(key);
+      try { return localStorage.getItem(key); } catch (error) { return null; }
+    },
+    set(key, value) {
+      try {
+        localStorage.setItem(key, value);
+        memory.delete(key);
+      } catch (error) {
+        memory.set(key, value);
+      }
+    },
+    remove(key) {
+      memory.delete(key);
+      try { localStorage.removeItem(key); } catch (error) { /* no storage: nothing kept */ }
+    },
+    keys(prefix) {
+      const keys = new Set(Array.from(memory.keys()));
+      try {
+        for (let index = 0; index < localStorage.length; index += 1) keys.add(localStorage.key(index));
+      } catch (error) { /* no storage */ }
+      return Array.from(keys).filter((key) => key && key.startsWith(prefix));
+    },
+  };
+  const storageKey = (userId, kind, conversationId) => `chatapp:${userId}:${kind}:${conversationId}`;
+
+  function readList(key) {
+    try {
+      const list = JSON.parse(stored.get(key) || "[]");
+      return Array.isArray(list) ? list : [];
+    } catch (error) {
+      return [];
+    }
+  }
+
+  // The messages of one conversation that the server has not confirmed, oldest first:
+  // {id (the client_message_id), text, created_at (ms), state ("failed" or none), error}.
+  // Read and written whole at every change, never cached: another tab of the same
+  // conversation changes it too.
+  function outboxFor(userId, conversationId) {
+    const key = storageKey(userId, "outbox", conversationId);
+    const write = (list) => (list.length ? stored.set(key, JSON.stringify(list)) : stored.remove(key));
+    return {
+      entries: () => readList(key),
+      add(entry) { write([...readList(key).filter((e) => e.id !== entry.id), entry]); },
+      // An entry another tab removed (confirmed) stays removed.
+      update(id, changes) { write(readList(key).map((e) => (e.id === id ? { ...e, ...changes } : e))); },
+      remove(id) { write(readList(key).filter((e) => e.id !== id)); },
+    };
+  }
+
+  function newClientMessageId() {
+    if (crypto.randomUUID) return crypto.randomUUID(); // secure contexts only (https, localhost)
+    return Array.from(crypto.getRandomValues(new Uint8Array(16)),
+      (byte) => byte.toString(16).padStart(2, "0")).join("");
+  }
+
+  // Signing out forgets the person's drafts and unsent messages on this browser (it may be
+  // a shared one), after asking when some messages are not sent yet.
+  function setupSignOut() {
+    const form = $("form[data-sign-out]");
+    if (!form) return;
+    form.addEventListener("submit", (event) => {
+      const keys = stored.keys(`chatapp:${form.dataset.signOut}:`);
+      const unsent = keys.filter((key) => key.includes(":outbox:"))
+        .reduce((total, key) => total + readList(key).length, 0);
+      if (unsent) {
+        const question = unsent === 1
+          ? "1 message is not sent yet. Sign out and forget it?"
+          : `${unsent} messages are not sent yet. Sign out and forget them?`;
+        if (!window.confirm(question)) {
+          event.preventDefault();
+          return;
+        }
+      }
+      keys.forEach((key) => stored.remove(key));
+    });
   }
 
   // --- theme and drawer -----------------------------------------------------------------------
@@ -159,6 +246,7 @@
     const stopButton = $("#stop");
     const regenerateButton = $("#regenerate");
     let streamingMessageId = null;
+    let outbox = null; // set under "posting" below; placeRows confirms what it holds
 
     const lastSeq = () => {
       const rows = $$(".message[data-seq]", list);
@@ -179,10 +267,18 @@
     }
 
     // Insert server-rendered rows: replace rows already shown (same seq), append the rest.
+    // A row of ours with the client_message_id of one still in the outbox confirms it (the
+    // POST's answer, or the live stream, whichever comes first): it replaces the local row.
     function placeRows(html) {
       const stick = atBottom();
       const rows = fragment(html);
       $$(".message[data-seq]", rows).forEach((row) => {
+        const clientId = row.dataset.clientMessageId;
+        if (clientId) {
+          if (outbox) outbox.remove(clientId);
+          const local = localRow(clientId);
+          if (local) local.remove();
+        }
         const existing = $(`.message[data-seq="${row.dataset.seq}"]`, list);
         if (existing) {
           // The reply streaming into this page keeps its row; the saved one replaces it at
@@ -191,8 +287,7 @@
           existing.replaceWith(row);
         } else {
           const newer = $$(".message[data-seq]", list).find((m) => Number(m.dataset.seq) > Number(row.dataset.seq));
-          const pending = $(".message.pending", list);
-          list.insertBefore(row, newer || pending || null);
+          list.insertBefore(row, newer || $(".message.local", list) || null);
         }
       });
       if (stick) scrollToBottom();
@@ -243,52 +338,234 @@
       observer.observe($("#older"));
     }
 
-    // --- posting ---
-    function pendingRow(text) {
+    // --- posting: the outbox and the draft ---
+    // A message is kept in the outbox (localStorage) before it is sent, shown at once
+    // (pending), and sent until the server confirms it, always with the same
+    // client_message_id: the API answers a repeat with the message it already has, so a
+    // reload, a closed tab or a dropped network loses nothing and posts nothing twice.
+    // One at a time, oldest first. No network: retried with backoff, at once when the
+    // browser is back online; 429: after Retry-After; a final refusal (4xx): marked failed
+    // with the reason, kept, and offered back (Retry, Edit, Discard).
+    const userId = thread.dataset.userId;
+    const apiUrl = (composer && composer.dataset.apiUrl) || `/api/v1/conversations/${conversationId}/messages`;
+    outbox = userId ? outboxFor(userId, conversationId) : null;
+    const SEND_TIMEOUT_MS = 20000; // an answer that never comes: sent again (same key)
+    const STALE_MS = 24 * 3600 * 1000; // older than this: asked for, not sent on its own
+    let failures = 0; // in a row, for the backoff
+    let retryTimer = null;
+    let flushing = false;
+
+    function localRow(clientId) {
+      return $$(".message.local", list).find((row) => row.dataset.clientMessageId === clientId) || null;
+    }
+
+    function showLocal(entry) {
       const row = document.createElement("div");
-      row.className = "message role-user mine pending";
-      const head = document.createElement("div");
-      head.className = "message-head";
-      head.innerHTML = '<span class="sender">You</span><span class="status">sending…</span>';
-      const body = document.createElement("div");
-      body.className = "md body streaming-text";
-      body.textContent = text;
-      row.append(head, body);
+      row.className = "message role-user mine pending local";
+      row.dataset.clientMessageId = entry.id;
+      row.innerHTML = '<div class="message-head"><span class="sender"></span><span class="status"></span></div>'
+        + '<div class="md body streaming-text"></div>';
+      $(".sender", row).textContent = thread.dataset.userName || "You"; // as the server's row will say
+      $(".body", row).textContent = entry.text;
       list.appendChild(row);
-      scrollToBottom();
       return row;
     }
 
-    async function send(text, clientId, row) {
-      row.classList.remove("failed");
-      $(".status", row).textContent = "sending…";
-      $$(".retry", row).forEach((button) => button.remove());
-      try {
-        const response = await api(composer.dataset.apiUrl, {
-          method: "POST",
-          json: { content: text, client_message_id: clientId },
-        });
-        if (!response.ok) {
-          const body = await response.json().catch(() => ({}));
-          throw new Error((body.error && body.error.message) || `HTTP ${response.status}`);
-        }
-        const message = await response.json();
+    // A local row's state: "sending", "waiting" (to be sent again) or "failed".
+    function setState(clientId, state, note) {
+      const row = localRow(clientId);
+      if (!row) return;
+      row.dataset.state = state;
+      row.classList.toggle("failed", state === "failed");
+      $(".status", row).textContent = state === "failed" ? "not sent" : note;
+      $$(".outbox-failed", row).forEach((element) => element.remove());
+      if (state !== "failed") return;
+      const box = document.createElement("div");
+      box.className = "outbox-failed";
+      const reason = document.createElement("p");
+      reason.className = "error-note";
+      reason.setAttribute("role", "alert");
+      reason.innerHTML = '<span class="visually-hidden">Not sent: </span>';
+      reason.append(note);
+      const buttons = document.createElement("div");
+      buttons.className = "outbox-actions";
+      const button = (label, className, action) => {
+        const element = document.createElement("button");
+        element.type = "button";
+        element.className = className;
+        element.textContent = label;
+        element.addEventListener("click", action);
+        buttons.appendChild(element);
+      };
+      button("Retry", "small", () => {
+        outbox.update(clientId, { state: null, error: null, created_at: Date.now() });
+        setState(clientId, "sending", "sending…");
+        flush();
+      });
+      if (textarea) button("Edit", "small secondary", () => editAgain(clientId));
+      button("Discard", "small danger", () => {
+        outbox.remove(clientId);
         row.remove();
-        await loadAfter(message.seq - 1);
-        if (thread.dataset.kind === "assistant") startReply(false);
-      } catch (error) {
-        row.classList.add("failed");
-        $(".status", row).textContent = `not sent: ${error.message}`;
-        const retry = document.createElement("button");
-        retry.type = "button";
-        retry.className = "small retry";
-        retry.textContent = "Retry";
-        retry.addEventListener("click", () => send(text, clientId, row));
-        $(".message-head", row).appendChild(retry);
+      });
+      box.append(reason, buttons);
+      row.appendChild(box);
+    }
+
+    // A refused message back in the composer (after what is there), out of the outbox.
+    function editAgain(clientId) {
+      const entry = outbox.entries().find((e) => e.id === clientId);
+      const row = localRow(clientId);
+      if (row) row.remove();
+      outbox.remove(clientId);
+      if (!entry) return;
+      textarea.value = textarea.value.trim() ? `${textarea.value}\n\n${entry.text}` : entry.text;
+      saveDraft();
+      textarea.focus();
+    }
+
+    function backoff() {
+      failures += 1;
+      const base = Math.min(30000, 1000 * 2 ** (failures - 1));
+      return Math.round(base * (0.8 + Math.random() * 0.4));
+    }
+
+    async function flush() {
+      if (flushing || !outbox) return;
+      flushing = true;
+      clearTimeout(retryTimer);
+      retryTimer = null;
+      try {
+        for (;;) {
+          const entry = outbox.entries().find((e) => e.state !== "failed");
+          if (!entry) break;
+          if (!localRow(entry.id)) showLocal(entry); // another tab's, left unsent
+          const wait = await deliver(entry);
+          if (wait !== null) {
+            retryTimer = setTimeout(flush, wait);
+            break;
+          }
+        }
+      } finally {
+        flushing = false;
       }
     }
 
+    // Send one entry. Returns null when it is settled (confirmed, or refused for good), else
+    // how long to wait before sending again.
+    async function deliver(entry) {
+      if (navigator.onLine === false) {
+        setState(entry.id, "waiting", "offline · sends when you are back online");
+        return backoff();
+      }
+      setState(entry.id, "sending", "sending…");
+      let response;
+      const abort = new AbortController();
+      const timer = setTimeout(() => abort.abort(), SEND_TIMEOUT_MS);
+      try {
+        response = await api(apiUrl, {
+          method: "POST",
+          json: { content: entry.text, client_message_id: entry.id },
+          signal: abort.signal,
+        });
+      } catch (error) {
+        setState(entry.id, "waiting", navigator.onLine === false
+          ? "offline · sends when you are back online" : "not sent yet · trying again");
+        return backoff();
+      } finally {
+        clearTimeout(timer);
+      }
+      if (response.ok) {
+        failures = 0;
+        const message = await response.json().catch(() => null);
+        outbox.remove(entry.id);
+        if (message) await loadAfter(message.seq - 1);
+        const row = localRow(entry.id);
+        if (row) {
+          // Saved, but its row did not come (yet): shown as sent; the server's replaces it.
+          row.classList.remove("pending");
+          row.dataset.state = "sent";
+          $(".status", row).textContent = "";
+        }
+        // A reply, unless this resend found a message another page already had answered.
+        const created = response.status === 201;
+        if (message && thread.dataset.kind === "assistant" && (created || message.seq >= lastSeq())) {
+          startReply(false, !created);
+        }
+        return null;
+      }
+      if (response.status === 429) {
+        const seconds = Math.max(1, Number(response.headers.get("Retry-After")) || 5);
+        setState(entry.id, "waiting", `too many messages · sending again in ${seconds} s`);
+        return seconds * 1000;
+      }
+      if (response.status >= 500 || response.status === 408) {
+        setState(entry.id, "waiting", "the server did not take it · trying again");
+        return backoff();
+      }
+      const body = await response.json().catch(() => ({}));
+      const reason = (body.error && body.error.message) || `HTTP ${response.status}`;
+      outbox.update(entry.id, { state: "failed", error: reason });
+      setState(entry.id, "failed", reason);
+      return null;
+    }
+
+    // The page opens with what this person left unsent here: confirmed meanwhile (its row is
+    // in the thread) it leaves the outbox, else it is shown and sent again.
+    function restoreOutbox() {
+      if (!outbox) return;
+      const saved = new Set($$(".message[data-client-message-id]", list).map((row) => row.dataset.clientMessageId));
+      const entries = outbox.entries();
+      entries.forEach((entry) => {
+        if (saved.has(entry.id)) {
+          outbox.remove(entry.id);
+          // Saved before the last page could ask for the reply: ask now.
+          const rows = $$(".message[data-seq]", list);
+          const last = rows[rows.length - 1];
+          if (thread.dataset.kind === "assistant" && last && last.dataset.clientMessageId === entry.id) {
+            startReply(false, true);
+          }
+          return;
+        }
+        showLocal(entry);
+        if (entry.state === "failed") {
+          setState(entry.id, "failed", entry.error || "the server refused it.");
+        } else if (Date.now() - (entry.created_at || 0) > STALE_MS) {
+          const reason = `written ${new Date(entry.created_at).toLocaleString()}, and not sent since.`;
+          outbox.update(entry.id, { state: "failed", error: reason });
+          setState(entry.id, "failed", reason);
+        } else {
+          setState(entry.id, "waiting", "not sent yet · sending again");
+        }
+      });
+      if (entries.length) {
+        scrollToBottom();
+        flush();
+      }
+    }
+
+    window.addEventListener("online", () => {
+      failures = 0;
+      flush();
+    });
+    window.addEventListener("offline", () => {
+      $$(".message.local[data-state=waiting], .message.local[data-state=sending]", list).forEach((row) => {
+        row.dataset.state = "waiting";
+        $(".status", row).textContent = "offline · sends when you are back online";
+      });
+    });
+
+    // The composer's draft, per conversation, until it is sent.
+    const draftKey = userId ? storageKey(userId, "draft", conversationId) : null;
+    function saveDraft() {
+      if (!draftKey) return;
+      if (textarea.value) stored.set(draftKey, textarea.value);
+      else stored.remove(draftKey);
+    }
+
     if (composer && textarea) {
+      const draft = draftKey && stored.get(draftKey);
+      if (draft && !textarea.value) textarea.value = draft;
+      textarea.addEventListener("input", saveDraft);
       textarea.addEventListener("keydown", (event) => {
         if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
           event.preventDefault();
@@ -296,18 +573,27 @@
         }
       });
       composer.addEventListener("submit", (event) => {
+        if (!outbox) return; // no person to keep it for: the form posts it
         event.preventDefault();
         const text = textarea.value;
         if (!text.trim()) return;
+        const entry = { id: newClientMessageId(), text, created_at: Date.now() };
+        outbox.add(entry); // kept before anything is sent
         textarea.value = "";
-        const clientId = crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random();
-        send(text, clientId, pendingRow(text));
+        saveDraft();
+        showLocal(entry);
+        setState(entry.id, "sending", "sending…");
+        scrollToBottom();
+        flush();
         textarea.focus();
       });
     }
+    restoreOutbox();
 
     // --- streamed replies ---
-    async function startReply(regenerate) {
+    // `quiet`: asked for by a message sent again, which another page may have answered
+    // already; its 409 (a reply is being written) is no error then.
+    async function startReply(regenerate, quiet = false) {
       if (streamingMessageId) return;
       streamingMessageId = "starting";
       if (stopButton) stopButton.hidden = false;
@@ -321,6 +607,7 @@
           json: { regenerate },
         });
         if (!response.ok) {
+          if (quiet && response.status === 409) return;
           const body = await response.json().catch(() => ({}));
           throw new Error((body.error && body.error.message) || `HTTP ${response.status}`);
         }
@@ -459,6 +746,7 @@
     setupTheme();
     setupDrawer();
     setupSidebarPaging();
+    setupSignOut();
     const thread = setupThread();
     setupLive(thread);
   });

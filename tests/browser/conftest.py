@@ -137,9 +137,12 @@ class PageErrors:
 def open_page(browser, server) -> Callable:
     """open_page(username=None, **context_options) -> a page in a fresh browser context,
     signed in as `username` when given. Fails the test if any page it opened logged a
-    JavaScript error or a console error (a CSP refusal, a failed request)."""
+    JavaScript error or a console error (a CSP refusal, a failed request), but for those
+    the test expects: `open_page.allow(regex, …)` (the browser logs every failed request,
+    also the ones a test makes fail on purpose)."""
     contexts = []
     watcher = PageErrors()
+    allowed: list[re.Pattern] = []
 
     def open_(username: str | None = None, **options):
         options.setdefault("viewport", {"width": 1280, "height": 800})
@@ -153,10 +156,12 @@ def open_page(browser, server) -> Callable:
             sign_in(page, username)
         return page
 
+    open_.allow = lambda *patterns: allowed.extend(re.compile(p) for p in patterns)
     yield open_
     for context in contexts:
         context.close()
-    assert not watcher.errors, "\n".join(watcher.errors)
+    errors = [e for e in watcher.errors if not any(p.search(e) for p in allowed)]
+    assert not errors, "\n".join(errors)
 
 
 def sign_in(page, username: str, password: str = PASSWORD) -> None:
