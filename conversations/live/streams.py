@@ -21,6 +21,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils.dateparse import parse_datetime
 
 from chatapp.concurrency import in_worker_thread
+from conversations.exceptions import BadRequest
 from conversations.live.access import (
     CLOSING_EVENT,
     AccessWatch,
@@ -28,7 +29,6 @@ from conversations.live.access import (
     closing_data,
     is_access_nudge,
 )
-from conversations.exceptions import BadRequest
 from conversations.live.broker import RESYNC, broker
 from conversations.live.sse import comment, sse
 from conversations.models import Event, Participant
