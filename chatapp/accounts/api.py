@@ -24,7 +24,7 @@ from chatapp.accounts.schemas import (
 )
 from conversations.exceptions import NotAuthenticated
 from conversations.pagination import decode_time_id_cursor, encode_time_id_cursor
-from conversations.schemas import ERRORS, ErrorOut
+from conversations.schemas import ERRORS, LIMITED_ERRORS, ErrorOut
 
 router = Router(tags=["auth"])
 
@@ -121,7 +121,7 @@ def list_tokens(request: HttpRequest, query: Query[TokenPageQuery]):
     }
 
 
-@router.post("/me/tokens", response={201: PersonalTokenCreatedOut, **ERRORS})
+@router.post("/me/tokens", response={201: PersonalTokenCreatedOut, **LIMITED_ERRORS})
 def create_token(request: HttpRequest, payload: PersonalTokenIn, response: HttpResponse):
     """A personal token for a program; its value is in this answer only. At most
     TOKEN_CREATE_RATE_LIMIT per TOKEN_CREATE_RATE_WINDOW_SECONDS, else 429."""

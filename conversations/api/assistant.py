@@ -20,7 +20,7 @@ from conversations.live.access import (
 from conversations.live.broker import broker
 from conversations.live.sse import SSE_HEADERS, sse
 from conversations.live.streams import parse_last_event_id, user_events
-from conversations.schemas import ERRORS, AgentListOut, MessageOut, ReplyIn
+from conversations.schemas import ERRORS, LIMITED_ERRORS, AgentListOut, MessageOut, ReplyIn
 from conversations.selectors.people import agents_for_user
 
 router = Router(tags=["assistant"])
@@ -41,7 +41,7 @@ def list_agents(request: HttpRequest):
 
 @router.post(
     "/conversations/{conversation_id}/reply",
-    response={200: None, **ERRORS},
+    response={200: None, **LIMITED_ERRORS},
     openapi_extra={"responses": SSE_RESPONSE},
 )
 async def reply(request: HttpRequest, conversation_id: uuid.UUID, payload: ReplyIn | None = None):

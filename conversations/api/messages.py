@@ -11,6 +11,7 @@ from conversations import selectors, services
 from conversations.downloads import artifact_response
 from conversations.schemas import (
     ERRORS,
+    LIMITED_ERRORS,
     ErrorOut,
     MessageIn,
     MessageOut,
@@ -31,7 +32,7 @@ class MessagePageQuery(Schema):
 
 @router.get(
     "/conversations/{conversation_id}/messages",
-    response={200: MessagePageOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    response={200: MessagePageOut, 400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
 )
 def list_messages(request: HttpRequest, conversation_id: uuid.UUID, query: Query[MessagePageQuery]):
     """A page of the thread in ascending seq: the newest page, or around `before`/`after`."""
@@ -46,7 +47,7 @@ def list_messages(request: HttpRequest, conversation_id: uuid.UUID, query: Query
 
 @router.post(
     "/conversations/{conversation_id}/messages",
-    response={200: MessageOut, 201: MessageOut, 429: ErrorOut, **ERRORS},
+    response={200: MessageOut, 201: MessageOut, **LIMITED_ERRORS},
 )
 def post_message(request: HttpRequest, conversation_id: uuid.UUID, payload: MessageIn):
     """Post a message: 201 when new, 200 when the same client_message_id was seen before.

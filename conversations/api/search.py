@@ -34,7 +34,7 @@ def search_messages(request: HttpRequest, query: Query[SearchQueryIn]):
 
 @router.get(
     "/usage",
-    response={200: UsageReportOut, 401: ErrorOut, 422: ErrorOut},
+    response={200: UsageReportOut, 400: ErrorOut, 401: ErrorOut, 422: ErrorOut},
     by_alias=True,
 )
 def usage(request: HttpRequest, query: Query[UsageQueryIn]):

@@ -36,7 +36,7 @@ class ExportQuery(Schema):
 
 @router.get(
     "/conversations/{conversation_id}/export",
-    response={200: ExportDocumentOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    response={200: ExportDocumentOut, 400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     # The 200 is JSON (ExportDocumentOut) or, with format=markdown, Markdown text.
     openapi_extra={
         "responses": {200: {"content": {"text/markdown": {"schema": {"type": "string"}}}}}

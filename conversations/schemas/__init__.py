@@ -2,7 +2,7 @@
 listed explicitly. One module per area, re-exported here."""
 
 from .assistant import AgentListOut, AgentOut, ReplyIn
-from .common import ERRORS, ErrorBody, ErrorOut, UserRefOut
+from .common import ERRORS, LIMITED_ERRORS, ErrorBody, ErrorOut, UserRefOut
 from .conversations import (
     AgentRefOut,
     ConversationIn,
@@ -57,6 +57,7 @@ from .transfer import (
 
 __all__ = [
     "ERRORS",
+    "LIMITED_ERRORS",
     "AgentListOut",
     "AgentOut",
     "AgentRefOut",

@@ -45,3 +45,5 @@ ERRORS = {
     413: ErrorOut,
     422: ErrorOut,
 }
+# ... and of one with a rate limit (chatapp/ratelimit.py).
+LIMITED_ERRORS = {**ERRORS, 429: ErrorOut}
