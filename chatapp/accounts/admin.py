@@ -17,7 +17,7 @@ from django.utils.html import format_html
 from chatapp.accounts.forms import AdminSignInForm
 from chatapp.accounts.models import ApiToken, User
 from chatapp.accounts.services import token_revoke, user_create, user_suspend, user_unsuspend
-from conversations.admin import (
+from conversations.admin.base import (
     CheckedSelectionMixin,
     LargeTableAdmin,
     ModerationAdmin,

@@ -6,7 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from conversations import services
-from conversations.admin import LargeTablePaginator
+from conversations.admin.base import LargeTablePaginator
 from conversations.models import Message
 
 pytestmark = pytest.mark.django_db
