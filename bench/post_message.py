@@ -42,11 +42,11 @@ RAW_INSERT = """
 INSERT INTO conversations_message (
     id, created_at, updated_at, conversation_id, seq, role, status, sender_id,
     provider, model, content, client_message_id, completed_at,
-    error, error_type, error_details, is_aborted, meta, hidden_reason
+    error, error_type, error_details, is_aborted, meta, hidden_reason, finish_reason
 ) VALUES (
     %(id)s, %(now)s, %(now)s, %(conversation_id)s, %(seq)s, 'user', 'complete', %(sender_id)s,
     '', '', %(content)s, NULL, %(now)s,
-    '', '', '{}'::jsonb, false, '{}'::jsonb, ''
+    '', '', '{}'::jsonb, false, '{}'::jsonb, '', ''
 )
 """
 

@@ -9,6 +9,7 @@ from pydantic import Field
 from chatapp import ratelimit
 from conversations import selectors, services
 from conversations.downloads import artifact_response
+from conversations.models import Conversation
 from conversations.schemas import (
     ERRORS,
     LIMITED_ERRORS,
@@ -53,9 +54,9 @@ def post_message(request: HttpRequest, conversation_id: uuid.UUID, payload: Mess
     """Post a message: 201 when new, 200 when the same client_message_id was seen before.
     At most POST_RATE_LIMIT posts per POST_RATE_WINDOW_SECONDS per user, else 429."""
     ratelimit.hit(ratelimit.POSTS, str(request.auth.pk))
-    conversation = selectors.conversation_get_for_user(
-        user=request.auth, conversation_id=conversation_id
-    )
+    # message_post checks under the conversation's lock that the caller takes part (404
+    # otherwise): no read of the conversation before it.
+    conversation = Conversation(pk=conversation_id)
     reply_to = None
     if payload.reply_to_id is not None:
         reply_to = selectors.message_get_for_user(user=request.auth, message_id=payload.reply_to_id)

@@ -29,11 +29,12 @@ CHANNEL = "chatapp_events"
 # by id only and read from the log by the listener.
 NOTIFY_MAX_BYTES = 7900
 
-# Constants only are formatted in; every value is a query parameter.
-_RECORD_AND_NOTIFY = f"""
-WITH event AS (
+# Constants only are formatted in; every value is a query parameter. `{gate}` is empty, or
+# "FROM <cte>" to record the event only if that earlier part of the statement wrote a row.
+_EVENT_AND_NOTIFY = """
+event AS (
     INSERT INTO conversations_event (conversation_id, type, user_id, data, created_at)
-    VALUES (%s, %s, %s, %s::jsonb, %s)
+    SELECT %s, %s, %s, %s::jsonb, %s {gate}
     RETURNING id, conversation_id, type, user_id, data, created_at
 ), payload AS (
     SELECT id, json_build_object(
@@ -42,11 +43,22 @@ WITH event AS (
     )::text AS text FROM event
 )
 SELECT id, pg_notify(
-    '{CHANNEL}',
-    CASE WHEN octet_length(text) > {NOTIFY_MAX_BYTES}
+    '{channel}',
+    CASE WHEN octet_length(text) > {limit}
          THEN json_build_object('id', id, 'fetch', true)::text ELSE text END
 ) FROM payload
-"""  # noqa: S608
+"""
+
+
+def event_statement_tail(
+    *, conversation_id: Any, type: str, data: dict[str, Any], user_id: Any = None, gate: str = ""
+) -> tuple[str, list]:
+    """The end of a PostgreSQL statement that stores an event and announces it (NOTIFY at
+    commit): the CTEs after `WITH …,` and the final SELECT of the event's id. A writing
+    service may put its own CTEs before it, so that the change and its event are one round
+    trip; `gate` ("FROM <cte>") records the event only if that CTE wrote a row."""
+    sql = _EVENT_AND_NOTIFY.format(gate=gate, channel=CHANNEL, limit=NOTIFY_MAX_BYTES)
+    return sql, [conversation_id, type, user_id, json.dumps(data), timezone.now()]
 
 
 def event_record(
@@ -61,11 +73,11 @@ def event_record(
     joined_at, and a message posted after someone's join committed (both take the
     conversation's row lock) is after it."""
     if connection.vendor == "postgresql":
+        tail, params = event_statement_tail(
+            conversation_id=conversation_id, type=type, data=data, user_id=user_id
+        )
         with connection.cursor() as cursor:
-            cursor.execute(
-                _RECORD_AND_NOTIFY,
-                [conversation_id, type, user_id, json.dumps(data), timezone.now()],
-            )
+            cursor.execute("WITH " + tail, params)
             return cursor.fetchone()[0]
     event = Event.objects.create(
         conversation_id=conversation_id, type=type, user_id=user_id, data=data
