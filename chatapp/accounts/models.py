@@ -1,21 +1,30 @@
 """People and their API tokens."""
 
 import uuid
+from collections.abc import Callable
 
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.db.models.functions import Lower
 
 
 class UserManager(DjangoUserManager):
     """Every way Django makes a user (createsuperuser, tests, the admin's helpers) goes
-    through `user_create`, so that no user is ever without a personal workspace."""
+    through the `user_create` service, so that no user is ever without a personal workspace.
+
+    The models import no service: AccountsConfig.ready() hands the service to this manager
+    once every app is loaded."""
+
+    user_create: Callable[..., "User"] | None = None
 
     def _create_user(self, username, email, password, **extra_fields):
-        from chatapp.accounts.services import user_create
-
-        return user_create(username=username, email=email or "", password=password, **extra_fields)
+        if self.user_create is None:
+            raise ImproperlyConfigured("Users are made once the accounts app is ready.")
+        return self.user_create(
+            username=username, email=email or "", password=password, **extra_fields
+        )
 
 
 class User(AbstractUser):
