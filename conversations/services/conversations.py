@@ -6,6 +6,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from conversations.exceptions import InvalidInput, NotFound, PermissionDenied, not_a_member
@@ -77,11 +79,23 @@ def _find_live_direct(workspace: Workspace, key: str) -> Conversation | None:
     return Conversation.objects.alive().filter(workspace=workspace, direct_key=key).first()
 
 
+def _mark_joined(conversation: Conversation, joined_at) -> None:
+    """The conversation's row carries the time of its latest join: a post waiting for the
+    row's lock meanwhile is dated after it (message_post on PostgreSQL), so that the
+    joiner's replay (from joined_at) has it."""
+    Conversation.objects.filter(pk=conversation.pk).update(
+        updated_at=Greatest(F("updated_at"), Value(joined_at))
+    )
+
+
 def _rejoin(conversation: Conversation, users: Iterable[AbstractBaseUser]) -> None:
     """Whoever left a direct conversation is back in it when it is opened again."""
-    Participant.objects.filter(
+    now = timezone.now()
+    rejoined = Participant.objects.filter(
         conversation=conversation, user__in=list(users), left_at__isnull=False
-    ).update(left_at=None, joined_at=timezone.now(), updated_at=timezone.now())
+    ).update(left_at=None, joined_at=now, updated_at=now)
+    if rejoined:
+        _mark_joined(conversation, now)
 
 
 @transaction.atomic
@@ -357,6 +371,7 @@ def participant_add(
             )
             participant.role = role
         participant.save(update_fields=["left_at", "joined_at", "role", "updated_at"])
+    _mark_joined(conversation, participant.joined_at)
     _conversation_event(
         conversation, "participant.added", {"user_id": str(user.pk), "role": participant.role}
     )

@@ -13,6 +13,7 @@ the reader's permissions applied at that moment. (The log is replayed to whoever
 later; text stored in it would outlive an edit, a deletion or a moderator's hiding.)
 """
 
+import functools
 import hashlib
 import json
 import uuid
@@ -29,36 +30,51 @@ CHANNEL = "chatapp_events"
 # by id only and read from the log by the listener.
 NOTIFY_MAX_BYTES = 7900
 
-# Constants only are formatted in; every value is a query parameter. `{gate}` is empty, or
-# "FROM <cte>" to record the event only if that earlier part of the statement wrote a row.
-_EVENT_AND_NOTIFY = """
+# Constants and the caller's SQL fragments only are formatted in; every value is a query
+# parameter. See event_ctes().
+_EVENT_CTES = """
 event AS (
     INSERT INTO conversations_event (conversation_id, type, user_id, data, created_at)
-    SELECT %s, %s, %s, %s::jsonb, %s {gate}
+    SELECT %s, %s, %s, %s::jsonb{data_more}, {time} {source}
     RETURNING id, conversation_id, type, user_id, data, created_at
 ), payload AS (
     SELECT id, json_build_object(
         'id', id, 'type', type, 'conversation_id', conversation_id, 'user_id', user_id,
         'data', data, 'created_at', created_at
     )::text AS text FROM event
-)
-SELECT id, pg_notify(
-    '{channel}',
-    CASE WHEN octet_length(text) > {limit}
-         THEN json_build_object('id', id, 'fetch', true)::text ELSE text END
-) FROM payload
-"""
+), notified AS (
+    SELECT id, pg_notify(
+        '{channel}',
+        CASE WHEN octet_length(text) > {limit}
+             THEN json_build_object('id', id, 'fetch', true)::text ELSE text END
+    ) FROM payload
+)"""
 
 
-def event_statement_tail(
-    *, conversation_id: Any, type: str, data: dict[str, Any], user_id: Any = None, gate: str = ""
-) -> tuple[str, list]:
-    """The end of a PostgreSQL statement that stores an event and announces it (NOTIFY at
-    commit): the CTEs after `WITH …,` and the final SELECT of the event's id. A writing
-    service may put its own CTEs before it, so that the change and its event are one round
-    trip; `gate` ("FROM <cte>") records the event only if that CTE wrote a row."""
-    sql = _EVENT_AND_NOTIFY.format(gate=gate, channel=CHANNEL, limit=NOTIFY_MAX_BYTES)
-    return sql, [conversation_id, type, user_id, json.dumps(data), timezone.now()]
+@functools.cache
+def event_ctes_sql(*, source: str = "", data_more: str = "", time: str = "") -> str:
+    """The CTEs (after `WITH`) of a PostgreSQL statement that stores an event and announces
+    it (NOTIFY at commit); `SELECT id FROM notified` gives its id. A writing service may put
+    its own CTEs before them, so that a change and its event are one round trip: `source`
+    ("FROM posted") records the event only for a row that CTE wrote, `data_more` ("||
+    jsonb_build_object('seq', posted.seq)") adds to the data what only the statement knows,
+    `time` is the event's time as SQL (default: a parameter, this process's clock). Its
+    parameters are event_params()."""
+    return _EVENT_CTES.format(
+        source=source,
+        data_more=data_more,
+        time=time or "%s",
+        channel=CHANNEL,
+        limit=NOTIFY_MAX_BYTES,
+    )
+
+
+def event_params(
+    *, conversation_id: Any, type: str, data: dict[str, Any], user_id: Any = None, time=None
+) -> list:
+    """The parameters of event_ctes_sql(); `time` only where that SQL has no time of its own."""
+    params = [conversation_id, type, user_id, json.dumps(data)]
+    return params if time is None else [*params, time]
 
 
 def event_record(
@@ -73,11 +89,16 @@ def event_record(
     joined_at, and a message posted after someone's join committed (both take the
     conversation's row lock) is after it."""
     if connection.vendor == "postgresql":
-        tail, params = event_statement_tail(
-            conversation_id=conversation_id, type=type, data=data, user_id=user_id
+        ctes = event_ctes_sql()
+        params = event_params(
+            conversation_id=conversation_id,
+            type=type,
+            data=data,
+            user_id=user_id,
+            time=timezone.now(),
         )
         with connection.cursor() as cursor:
-            cursor.execute("WITH " + tail, params)
+            cursor.execute("WITH " + ctes + " SELECT id FROM notified", params)  # noqa: S608
             return cursor.fetchone()[0]
     event = Event.objects.create(
         conversation_id=conversation_id, type=type, user_id=user_id, data=data

@@ -1,6 +1,7 @@
 """Writes to messages: posting (seq, idempotency, counters), editing, deleting, the parts
 and artifacts of an assistant turn, and its usage."""
 
+import functools
 import hashlib
 import json
 import re
@@ -12,7 +13,6 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
 from django.db.models import F
-from django.db.models.sql import InsertQuery
 from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 from pydantic import ValidationError as PydanticValidationError
@@ -45,7 +45,7 @@ from conversations.models import (
 
 from . import quotas
 from .conversations import active_participant, lock_conversation, lock_participation
-from .events import event_record, event_signal, event_statement_tail, message_summary
+from .events import event_ctes_sql, event_params, event_record, event_signal, message_summary
 
 # --- text from elsewhere ---------------------------------------------------------------------
 
@@ -206,70 +206,109 @@ def _append(conversation: Conversation, message: Message) -> Message:
     return message
 
 
-def _insert_sql(message: Message) -> tuple[str, list]:
-    """Django's own INSERT of `message` (its columns, defaults and value conversions), as
-    SQL and parameters, to be one part of a larger statement."""
-    query = InsertQuery(Message)
-    query.insert_values(Message._meta.concrete_fields, [message])
-    ((sql, params),) = query.get_compiler(connection=connection).as_sql()
-    return sql, list(params)
+# The columns the one-statement post computes itself, from the locked conversation row.
+_POST_COMPUTED = {
+    "seq": "writable.seq",
+    "created_at": "writable.at",
+    "updated_at": "writable.at",
+    "completed_at": "writable.at",
+}
+
+_POST_SQL = """
+WITH locked AS (
+    SELECT c.id, c.status, c.deleted_at, c.message_count, c.updated_at, p.id AS participant_id
+    FROM conversations_conversation c
+    JOIN conversations_participant p
+        ON p.conversation_id = c.id AND p.user_id = %s AND p.left_at IS NULL
+    WHERE c.id = %s
+    FOR UPDATE OF c
+), writable AS (
+    -- Never earlier than the row's last change: a join that committed while this post
+    -- waited for the lock is before the message (the replay's joined_at rule).
+    SELECT participant_id, message_count + 1 AS seq, GREATEST(%s::timestamptz, updated_at) AS at
+    FROM locked WHERE deleted_at IS NULL AND status <> 'completed'
+), posted AS (
+    INSERT INTO conversations_message ({columns}) SELECT {values} FROM writable
+    ON CONFLICT (conversation_id, sender_id, client_message_id)
+        WHERE client_message_id IS NOT NULL DO NOTHING
+    RETURNING id, seq, created_at
+), counted AS (
+    UPDATE conversations_conversation c
+    SET message_count = posted.seq, last_activity_at = posted.created_at,
+        updated_at = posted.created_at,
+        title = CASE WHEN posted.seq = 1 AND c.title = '' THEN %s ELSE c.title END
+    FROM posted WHERE c.id = %s
+    RETURNING c.title
+), marked AS (
+    UPDATE conversations_participant p SET last_read_seq = posted.seq
+    FROM posted, writable WHERE p.id = writable.participant_id
+), {event}
+SELECT
+    (SELECT count(*) FROM locked),
+    (SELECT status FROM locked),
+    (SELECT deleted_at IS NOT NULL FROM locked),
+    (SELECT seq FROM posted),
+    (SELECT created_at FROM posted),
+    (SELECT title FROM counted),
+    (SELECT id FROM notified)
+"""
 
 
-def _post_on_postgres(
-    conversation: Conversation, participant: Participant, message: Message
-) -> bool:
-    """Append a human message, move the conversation's counters and the poster's read
-    marker, and record and announce its event, in one statement: one round trip where the
-    ORM takes four. The caller holds the conversation's row lock.
+@dataclass(frozen=True)
+class _PostOutcome:
+    found: bool  # the sender takes part in the conversation
+    status: str
+    deleted: bool
+    seq: int | None  # None: nothing written
+    created_at: datetime | None
 
-    False, and nothing written, when the sender's client_message_id is already taken (the
-    INSERT's ON CONFLICT): a retry that committed while this one waited for the lock."""
-    message.conversation = conversation
-    message.seq = conversation.message_count + 1
-    title = conversation.title
-    if message.seq == 1 and not title and message.content.strip():
-        title = derive_title(message.content)
-    insert, insert_params = _insert_sql(message)
-    tail, tail_params = event_statement_tail(
-        conversation_id=conversation.pk,
-        type="message.created",
-        data=message_summary(message),
-        gate="FROM posted",
+
+@functools.cache
+def _post_statement() -> tuple[str, list]:
+    """_POST_SQL for this schema, and the Message fields whose values it takes (the same
+    for every post: built once)."""
+    columns, values, bound = [], [], []
+    for field in Message._meta.concrete_fields:
+        if getattr(field, "generated", False):
+            continue
+        columns.append(connection.ops.quote_name(field.column))
+        if field.name in _POST_COMPUTED:
+            values.append(_POST_COMPUTED[field.name])
+        else:
+            # Typed: an untyped parameter in a SELECT list would be taken as text.
+            values.append(f"%s::{field.cast_db_type(connection)}")
+            bound.append(field)
+    event = event_ctes_sql(
+        source="FROM posted",
+        data_more=" || jsonb_build_object('seq', posted.seq)",
+        time="posted.created_at",
     )
-    sql = f"""
-    WITH posted AS (
-        {insert}
-        ON CONFLICT (conversation_id, sender_id, client_message_id)
-            WHERE client_message_id IS NOT NULL DO NOTHING
-        RETURNING id
-    ), counted AS (
-        UPDATE conversations_conversation
-        SET message_count = %s, last_activity_at = %s, updated_at = %s, title = %s
-        WHERE id = %s AND EXISTS (SELECT 1 FROM posted)
-    ), read AS (
-        UPDATE conversations_participant SET last_read_seq = %s
-        WHERE id = %s AND EXISTS (SELECT 1 FROM posted)
-    ), {tail}"""  # noqa: S608 (the parts are Django's SQL and constants; values are parameters)
+    # The parts are Django's column names and types, and constants; values are parameters.
+    sql = _POST_SQL.format(columns=", ".join(columns), values=", ".join(values), event=event)
+    return sql, bound
+
+
+def _post_on_postgres(message: Message, *, conversation_id, title: str) -> _PostOutcome:
+    """Lock the conversation, append a human message, move the counters and the poster's
+    read marker, and record and announce its event, in one statement (one round trip; the
+    ORM takes six). It writes nothing when the sender is not a participant, the
+    conversation is deleted or completed, or the sender's client_message_id is taken (ON
+    CONFLICT: a retry that committed first); the outcome says which."""
+    sql, bound = _post_statement()
+    summary = {key: value for key, value in message_summary(message).items() if key != "seq"}
     params = [
-        *insert_params,
-        message.seq,
+        message.sender_id,
+        conversation_id,
         message.created_at,
-        message.created_at,
+        *(field.get_db_prep_save(field.pre_save(message, True), connection) for field in bound),
         title,
-        conversation.pk,
-        message.seq,
-        participant.pk,
-        *tail_params,
+        conversation_id,
+        *event_params(conversation_id=conversation_id, type="message.created", data=summary),
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        if cursor.fetchone() is None:
-            return False
-    message._state.adding = False
-    conversation.message_count = message.seq
-    conversation.last_activity_at = message.created_at
-    conversation.title = title
-    return True
+        found, status, deleted, seq, created_at, _, _ = cursor.fetchone()
+    return _PostOutcome(found > 0, status, bool(deleted), seq, created_at)
 
 
 def _same_client_message(
@@ -297,7 +336,6 @@ def _check_open(conversation: Conversation) -> None:
         raise Conflict("This conversation is completed; reopen it to post.")
 
 
-@transaction.atomic
 def message_post(
     *,
     conversation: Conversation,
@@ -315,23 +353,11 @@ def message_post(
     content = clean_content(content)
     client_message_id = _clean_client_message_id(client_message_id)
     meta = validate_message_meta(meta)
-    participant = lock_participation(conversation, sender)
-    conversation = participant.conversation
-    on_postgres = connection.vendor == "postgresql"
-    # Under the lock, a concurrent retry has either committed its message or not begun. On
-    # PostgreSQL the INSERT itself finds it (ON CONFLICT), saving a query on every post; a
-    # retry into a conversation completed since still gets its message back.
-    if client_message_id is not None and (
-        not on_postgres or conversation.status == ConversationStatus.COMPLETED
-    ):
-        existing = _same_client_message(conversation, sender, client_message_id, content, reply_to)
-        if existing is not None:
-            return existing, False
-    _check_open(conversation)
     if reply_to is not None and reply_to.conversation_id != conversation.pk:
         raise InvalidInput("reply_to_id", "A reply must be to a message of the same conversation.")
     now = timezone.now()
     message = Message(
+        conversation_id=conversation.pk,
         role=MessageRole.USER,
         status=MessageStatus.COMPLETE,
         sender=sender,
@@ -342,13 +368,42 @@ def message_post(
         created_at=now,
         completed_at=now,
     )
-    if on_postgres:
-        if not _post_on_postgres(conversation, participant, message):
-            existing = _same_client_message(
-                conversation, sender, client_message_id, content, reply_to
-            )
-            return existing, False
+    if connection.vendor != "postgresql":
+        return _post_with_the_orm(message, conversation, sender)
+    outcome = _post_on_postgres(
+        message, conversation_id=conversation.pk, title=derive_title(content)
+    )
+    if outcome.seq is not None:
+        message.seq = outcome.seq
+        message.created_at = message.updated_at = message.completed_at = outcome.created_at
+        message._state.adding = False
         return message, True
+    # Nothing written: say why (these reads happen only then).
+    if not outcome.found or outcome.deleted:
+        raise NotFound("No such conversation.")
+    if client_message_id is not None:
+        existing = _same_client_message(conversation, sender, client_message_id, content, reply_to)
+        if existing is not None:
+            return existing, False
+    raise Conflict("This conversation is completed; reopen it to post.")
+
+
+@transaction.atomic
+def _post_with_the_orm(
+    message: Message, conversation: Conversation, sender: AbstractBaseUser
+) -> tuple[Message, bool]:
+    """message_post where statements cannot hold CTEs that write (SQLite): the same steps,
+    one query each, under the conversation's lock."""
+    participant = lock_participation(conversation, sender)
+    conversation = participant.conversation
+    if message.client_message_id is not None:
+        # Under the lock, a concurrent retry has either committed its message or not begun.
+        existing = _same_client_message(
+            conversation, sender, message.client_message_id, message.content, message.reply_to
+        )
+        if existing is not None:
+            return existing, False
+    _check_open(conversation)
     _append(conversation, message)
     # One's own message is read.
     Participant.objects.filter(pk=participant.pk).update(last_read_seq=message.seq)
