@@ -377,6 +377,7 @@ def message_post(
         message.seq = outcome.seq
         message.created_at = message.updated_at = message.completed_at = outcome.created_at
         message._state.adding = False
+        message.parts_list = []  # a person's message has none: nothing to read for them
         return message, True
     # Nothing written: say why (these reads happen only then).
     if not outcome.found or outcome.deleted:
@@ -408,6 +409,7 @@ def _post_with_the_orm(
     # One's own message is read.
     Participant.objects.filter(pk=participant.pk).update(last_read_seq=message.seq)
     _announce(message, "message.created")
+    message.parts_list = []
     return message, True
 
 
