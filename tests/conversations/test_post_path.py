@@ -4,6 +4,8 @@ do that the ORM path did, one step a query, and the round trips it saves."""
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from conversations import services
@@ -82,3 +84,15 @@ def test_what_the_post_refuses_it_writes_nothing_for(alice, bob, charlie, group,
     group.refresh_from_db()
     assert group.message_count == 1
     assert Event.objects.filter(type="message.created").count() == 1
+
+
+@pytest.mark.postgres_only
+def test_posting_over_the_api_reads_little(alice, group, bearer_client, tokens_for):
+    client = bearer_client(tokens_for(alice).access.raw)
+    url = f"/api/v1/conversations/{group.pk}/messages"
+    client.get("/api/v1/me")  # the token's last_used_at is written at most once a minute
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(url, data='{"content": "hi"}', content_type="application/json")
+    assert response.status_code == 201 and response.json()["parts"] == []
+    # The token, then the one statement: no read of the conversation, none of the parts.
+    assert len(queries) == 2, [query["sql"][:80] for query in queries]
