@@ -10,8 +10,6 @@ from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
-from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.utils.html import format_html
 
 from chatapp.accounts.forms import AdminSignInForm
@@ -19,9 +17,11 @@ from chatapp.accounts.models import ApiToken, User
 from chatapp.accounts.services import token_revoke, user_create, user_suspend, user_unsuspend
 from conversations.admin.base import (
     CheckedSelectionMixin,
+    ExactSearchMixin,
     LargeTableAdmin,
     ModerationAdmin,
     ObjectActsMixin,
+    StateFilter,
     changelist_url,
     moderation_act,
 )
@@ -35,19 +35,13 @@ admin.site.login_form = AdminSignInForm
 ROLE_FIELDS = ["is_staff", "is_superuser", "groups", "user_permissions"]
 
 
-class SuspendedFilter(admin.SimpleListFilter):
+class SuspendedFilter(StateFilter):
     title = "status"
     parameter_name = "status"
-
-    def lookups(self, request, model_admin):
-        return [("active", "Active"), ("suspended", "Suspended")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "active":
-            return queryset.filter(is_active=True)
-        if self.value() == "suspended":
-            return queryset.filter(is_active=False)
-        return queryset
+    states = {
+        "active": ("Active", {"is_active": True}),
+        "suspended": ("Suspended", {"is_active": False}),
+    }
 
 
 @admin.register(User)
@@ -92,7 +86,7 @@ class UserAdmin(CheckedSelectionMixin, ObjectActsMixin, DjangoUserAdmin):
         ),
     ]
     actions = ["suspend_selected", "unsuspend_selected"]
-    object_acts = {"suspend": "suspend_act", "unsuspend": "unsuspend_act"}
+    object_acts = {"suspend": ("suspend", "_suspend"), "unsuspend": ("suspend", "_unsuspend")}
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
@@ -190,16 +184,6 @@ class UserAdmin(CheckedSelectionMixin, ObjectActsMixin, DjangoUserAdmin):
     def unsuspend_selected(self, request, queryset):
         return self._unsuspend(request, queryset)
 
-    def suspend_act(self, request, user):
-        if not self.has_suspend_permission(request):
-            raise PermissionDenied
-        return self._suspend(request, [user])
-
-    def unsuspend_act(self, request, user):
-        if not self.has_suspend_permission(request):
-            raise PermissionDenied
-        return self._unsuspend(request, [user])
-
 
 def _role_value(value):
     """A form value as the audit log keeps it: flags as they are, groups and permissions
@@ -209,23 +193,17 @@ def _role_value(value):
     return sorted(str(item) for item in value)
 
 
-class RevokedFilter(admin.SimpleListFilter):
+class RevokedFilter(StateFilter):
     title = "state"
     parameter_name = "state"
-
-    def lookups(self, request, model_admin):
-        return [("live", "Not revoked"), ("revoked", "Revoked")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "live":
-            return queryset.filter(revoked_at__isnull=True)
-        if self.value() == "revoked":
-            return queryset.filter(revoked_at__isnull=False)
-        return queryset
+    states = {
+        "live": ("Not revoked", {"revoked_at__isnull": True}),
+        "revoked": ("Revoked", {"revoked_at__isnull": False}),
+    }
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(ModerationAdmin, LargeTableAdmin):
+class ApiTokenAdmin(ExactSearchMixin, ModerationAdmin, LargeTableAdmin):
     """Superusers only (nobody else has a token permission): what a token is and whether it
     lives, never its hash."""
 
@@ -233,6 +211,7 @@ class ApiTokenAdmin(ModerationAdmin, LargeTableAdmin):
     list_filter = [RevokedFilter, "kind"]
     list_select_related = ["user"]
     search_fields = ["=prefix", "=user__username"]
+    search_exact_fields = ["prefix", "user__username"]
     search_help_text = "A token's prefix (chat_…), or the exact username of its owner."
     fields = [
         "user",
@@ -246,12 +225,6 @@ class ApiTokenAdmin(ModerationAdmin, LargeTableAdmin):
         "revoked_at",
     ]
     actions = ["revoke_selected"]
-
-    def get_search_results(self, request, queryset, search_term):
-        if not search_term.strip():
-            return queryset, False
-        term = search_term.strip()
-        return queryset.filter(Q(prefix=term) | Q(user__username=term)), False
 
     def has_revoke_permission(self, request):
         return request.user.has_perm("accounts.change_apitoken")

@@ -11,9 +11,11 @@ AuditEvent.
 """
 
 import json
+import operator
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import reduce
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,6 +27,7 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import EmptyResultSet, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import connections, models
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -107,6 +110,11 @@ def as_uuid(text: str) -> uuid.UUID | None:
         return None
 
 
+def shorten(text: str, length: int) -> str:
+    """The text, or its first `length` characters and an ellipsis."""
+    return text if len(text) <= length else text[:length] + "…"
+
+
 def change_url(obj: models.Model) -> str:
     opts = obj._meta
     return reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[quote(obj.pk)])
@@ -116,6 +124,69 @@ def changelist_url(model: type[models.Model], **filters: Any) -> str:
     opts = model._meta
     url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
     return f"{url}?{urlencode(filters)}" if filters else url
+
+
+class StateFilter(admin.SimpleListFilter):
+    """A filter between a few states of a row, each a filter on its columns: `states` maps
+    the query value to (label, filter arguments)."""
+
+    states: dict[str, tuple[str, dict[str, Any]]] = {}
+
+    def lookups(self, request, model_admin):
+        return [(value, label) for value, (label, _) in self.states.items()]
+
+    def queryset(self, request, queryset):
+        state = self.states.get(self.value())
+        return queryset.filter(**state[1]) if state else queryset
+
+
+class ExactSearchMixin:
+    """A search the indexes answer, never a LIKE over a big table: a UUID is looked up in
+    `search_id_fields`, any other text, exactly, in `search_exact_fields`; a row matches
+    when one of the fields does. Text with no field to look in finds nothing.
+    (`search_fields` still has to name a field: Django shows the search box for it.)"""
+
+    search_id_fields: list[str] = []
+    search_exact_fields: list[str] = []
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        pk = as_uuid(term) if self.search_id_fields else None
+        fields, value = (
+            (self.search_id_fields, pk) if pk is not None else (self.search_exact_fields, term)
+        )
+        if not fields:
+            return queryset.none(), False
+        return queryset.filter(any_equal(fields, value)), False
+
+
+def any_equal(fields: Sequence[str], value: Any) -> Q:
+    """Rows where one of `fields` equals `value`."""
+    return reduce(operator.or_, (Q(**{field: value}) for field in fields))
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """Related rows on an object's page, as text, each linking to its own page."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    select_related: list[str] = []  # what each row shows of its relations
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset.select_related(*self.select_related) if self.select_related else queryset
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 # --- moderation acts: a confirmation page with a reason, then the service --------------------
@@ -226,33 +297,36 @@ def moderation_act(
 class ObjectActsMixin:
     """Moderation acts on one object, from its page.
 
-    `object_acts` maps a name to a method(request, obj) that checks permission and returns
-    moderation_act(...). Each gets a URL <id>/<name>/; `object_links` puts links to them on
-    the object's page.
+    `object_acts` maps a name to (permission, handler): the act needs
+    `has_<permission>_permission(request)`, as an admin action's `permissions` do, and calls
+    the method `handler(request, [obj])`, the one its changelist action calls with the
+    selection, which returns moderation_act(...). Each act gets a URL <id>/<name>/;
+    `object_links` puts links to them on the object's page.
     """
 
     change_form_template = "admin/moderation/change_form.html"
-    object_acts: dict[str, str] = {}
+    object_acts: dict[str, tuple[str, str]] = {}
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
         acts = [
             path(
                 f"<path:object_id>/{name}/",
-                self.admin_site.admin_view(self._object_act_view(method)),
+                self.admin_site.admin_view(self._object_act_view(permission, handler)),
                 name=f"{info[0]}_{info[1]}_{name}",
             )
-            for name, method in self.object_acts.items()
+            for name, (permission, handler) in self.object_acts.items()
         ]
         return acts + super().get_urls()
 
-    def _object_act_view(self, method_name: str):
+    def _object_act_view(self, permission: str, handler: str):
         def view(request, object_id):
             obj = self.get_object(request, unquote(object_id))
             if obj is None:
                 raise Http404(f"No {self.opts.verbose_name} with this id.")
             check_allowed(self.has_view_permission(request, obj))
-            response = getattr(self, method_name)(request, obj)
+            check_allowed(getattr(self, f"has_{permission}_permission")(request))
+            response = getattr(self, handler)(request, [obj])
             if response is not None:
                 return response
             if self.model.objects.filter(pk=obj.pk).exists():

@@ -9,46 +9,30 @@ from conversations import services
 from conversations.models import Conversation, Message, Participant, Report, ReportStatus
 
 from .base import (
+    ExactSearchMixin,
     LargeTableAdmin,
     ModerationAdmin,
+    ReadOnlyInline,
+    StateFilter,
     as_uuid,
     changelist_url,
-    check_allowed,
     moderation_act,
 )
 
 
-class TrashFilter(admin.SimpleListFilter):
+class TrashFilter(StateFilter):
     title = "trash"
     parameter_name = "trash"
-
-    def lookups(self, request, model_admin):
-        return [("live", "Not in the trash"), ("deleted", "In the trash")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "live":
-            return queryset.filter(deleted_at__isnull=True)
-        if self.value() == "deleted":
-            return queryset.filter(deleted_at__isnull=False)
-        return queryset
+    states = {
+        "live": ("Not in the trash", {"deleted_at__isnull": True}),
+        "deleted": ("In the trash", {"deleted_at__isnull": False}),
+    }
 
 
-class ParticipantInline(admin.TabularInline):
+class ParticipantInline(ReadOnlyInline):
     model = Participant
     fields = ["user", "role", "joined_at", "left_at", "last_read_seq"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("user")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+    select_related = ["user"]
 
 
 @admin.register(Conversation)
@@ -75,7 +59,11 @@ class ConversationAdmin(ModerationAdmin, LargeTableAdmin):
     search_help_text = "A title, a conversation id, or the exact username of its creator."
     inlines = [ParticipantInline]
     actions = ["delete_selected_conversations", "restore_selected_conversations", "purge_selected"]
-    object_acts = {"delete": "delete_act", "restore": "restore_act", "purge": "purge_act"}
+    object_acts = {
+        "delete": ("trash", "_delete"),
+        "restore": ("trash", "_restore"),
+        "purge": ("purge", "_purge"),
+    }
     fieldsets = [
         (None, {"fields": ["id", "title", "kind", "status", "workspace", "agent", "created_by"]}),
         (
@@ -225,31 +213,13 @@ class ConversationAdmin(ModerationAdmin, LargeTableAdmin):
     def purge_selected(self, request, queryset):
         return self._purge(request, queryset)
 
-    def delete_act(self, request, conversation):
-        check_allowed(self.has_trash_permission(request))
-        return self._delete(request, [conversation])
-
-    def restore_act(self, request, conversation):
-        check_allowed(self.has_trash_permission(request))
-        return self._restore(request, [conversation])
-
-    def purge_act(self, request, conversation):
-        check_allowed(self.has_purge_permission(request))
-        return self._purge(request, [conversation])
-
 
 @admin.register(Participant)
-class ParticipantAdmin(ModerationAdmin, LargeTableAdmin):
+class ParticipantAdmin(ExactSearchMixin, ModerationAdmin, LargeTableAdmin):
     list_display = ["user", "conversation", "role", "joined_at", "left_at", "archived_at"]
     list_filter = ["role"]
     list_select_related = ["user", "conversation"]
-    search_fields = ["=user__username"]  # or a conversation id: get_search_results
+    search_fields = ["=user__username"]
+    search_id_fields = ["conversation_id"]
+    search_exact_fields = ["user__username"]
     search_help_text = "An exact username, or a conversation id."
-
-    def get_search_results(self, request, queryset, search_term):
-        if not search_term.strip():
-            return queryset, False
-        pk = as_uuid(search_term)
-        if pk is not None:
-            return queryset.filter(conversation_id=pk), False
-        return queryset.filter(user__username=search_term.strip()), False

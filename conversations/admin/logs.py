@@ -8,7 +8,14 @@ from django.utils.html import format_html
 from chatapp.accounts.models import ApiToken
 from conversations.models import AuditEvent, Event
 
-from .base import LargeTableAdmin, ModerationAdmin, as_uuid, changelist_url
+from .base import (
+    ExactSearchMixin,
+    LargeTableAdmin,
+    ModerationAdmin,
+    as_uuid,
+    changelist_url,
+    shorten,
+)
 
 AUDIT_TARGET_ADMIN = {
     "message": "admin:conversations_message_change",
@@ -54,20 +61,15 @@ class AuditEventAdmin(ModerationAdmin, LargeTableAdmin):
 
     @admin.display(description="reason")
     def short_reason(self, event):
-        return event.reason if len(event.reason) <= 100 else event.reason[:100] + "…"
+        return shorten(event.reason, 100)
 
 
 @admin.register(Event)
-class EventAdmin(ModerationAdmin, LargeTableAdmin):
+class EventAdmin(ExactSearchMixin, ModerationAdmin, LargeTableAdmin):
     """The live-update log behind GET /events (kept EVENTS_RETENTION_HOURS): for support."""
 
     list_display = ["id", "type", "conversation_id", "user_id", "created_at"]
     list_filter = ["type"]
     search_fields = ["=conversation__id"]
+    search_id_fields = ["conversation_id"]
     search_help_text = "A conversation id."
-
-    def get_search_results(self, request, queryset, search_term):
-        if not search_term.strip():
-            return queryset, False
-        pk = as_uuid(search_term)
-        return (queryset.filter(conversation_id=pk) if pk else queryset.none()), False

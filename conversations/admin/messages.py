@@ -14,12 +14,15 @@ from conversations import services
 from conversations.models import Artifact, Conversation, Message, MessagePart
 
 from .base import (
+    ExactSearchMixin,
     LargeTableAdmin,
     ModerationAdmin,
+    ReadOnlyInline,
+    StateFilter,
     as_uuid,
     change_url,
-    check_allowed,
     moderation_act,
+    shorten,
 )
 
 
@@ -44,48 +47,24 @@ class ConversationFilter(admin.SimpleListFilter):
         return queryset.filter(conversation_id=pk) if pk else queryset.none()
 
 
-class HiddenFilter(admin.SimpleListFilter):
+class HiddenFilter(StateFilter):
     title = "visibility"
     parameter_name = "visibility"
-
-    def lookups(self, request, model_admin):
-        return [
-            ("visible", "Visible"),
-            ("hidden", "Hidden by a moderator"),
-            ("deleted", "Deleted by its author"),
-        ]
-
-    def queryset(self, request, queryset):
-        if self.value() == "visible":
-            return queryset.filter(hidden_at__isnull=True, deleted_at__isnull=True)
-        if self.value() == "hidden":
-            return queryset.filter(hidden_at__isnull=False)
-        if self.value() == "deleted":
-            return queryset.filter(deleted_at__isnull=False)
-        return queryset
+    states = {
+        "visible": ("Visible", {"hidden_at__isnull": True, "deleted_at__isnull": True}),
+        "hidden": ("Hidden by a moderator", {"hidden_at__isnull": False}),
+        "deleted": ("Deleted by its author", {"deleted_at__isnull": False}),
+    }
 
 
-class MessagePartInline(admin.TabularInline):
+class MessagePartInline(ReadOnlyInline):
     model = MessagePart
     fields = ["index", "type", "tool_name", "part_content", "artifact_file"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("artifact")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+    select_related = ["artifact"]
 
     @admin.display(description="content")
     def part_content(self, part):
-        text = json.dumps(part.content, ensure_ascii=False)
-        return text if len(text) <= 500 else text[:500] + "…"
+        return shorten(json.dumps(part.content, ensure_ascii=False), 500)
 
     @admin.display(description="artifact")
     def artifact_file(self, part):
@@ -126,7 +105,7 @@ class MessageAdmin(ModerationAdmin, LargeTableAdmin):
     )
     inlines = [MessagePartInline]
     actions = ["hide_selected", "unhide_selected"]
-    object_acts = {"hide": "hide_act", "unhide": "unhide_act"}
+    object_acts = {"hide": ("hide", "_hide"), "unhide": ("hide", "_unhide")}
     fieldsets = [
         (None, {"fields": ["id", "conversation", "seq", "role", "status", "sender", "agent"]}),
         ("Text", {"fields": ["visibility", "content", "reply_to", "edited_at", "deleted_at"]}),
@@ -250,18 +229,14 @@ class MessageAdmin(ModerationAdmin, LargeTableAdmin):
     def unhide_selected(self, request, queryset):
         return self._unhide(request, queryset.defer(None))
 
-    def hide_act(self, request, message):
-        check_allowed(self.has_hide_permission(request))
-        return self._hide(request, [message])
 
-    def unhide_act(self, request, message):
-        check_allowed(self.has_hide_permission(request))
-        return self._unhide(request, [message])
+def message_line(message: Message) -> str:
+    """A message on a confirmation page: its number, who sent it, the start of its text."""
+    return f"#{message.seq} by {message.sender or message.role}: {shorten(message.content, 300)}"
 
 
 def _message_details(message: Message) -> list[str]:
-    text = message.content if len(message.content) <= 300 else message.content[:300] + "…"
-    details = [f"#{message.seq} by {message.sender or message.role}: {text}"]
+    details = [message_line(message)]
     if message.hidden_at is not None:
         details.append(f"hidden since {message.hidden_at:%Y-%m-%d %H:%M}: {message.hidden_reason}")
     return details
@@ -286,21 +261,15 @@ def hide_messages(model_admin, request, messages_to_hide):
 
 
 @admin.register(MessagePart)
-class MessagePartAdmin(ModerationAdmin, LargeTableAdmin):
+class MessagePartAdmin(ExactSearchMixin, ModerationAdmin, LargeTableAdmin):
     list_display = ["__str__", "message_link", "type", "tool_name", "step_index", "created_at"]
     list_filter = ["type"]
     list_select_related = ["message"]
     search_fields = ["=tool_name"]
+    search_id_fields = ["message_id"]
+    search_exact_fields = ["tool_name"]
     search_help_text = "A message id, or a tool's exact name."
     list_defer = ["content", "message__content", "message__meta", "message__error_details"]
-
-    def get_search_results(self, request, queryset, search_term):
-        if not search_term.strip():
-            return queryset, False
-        pk = as_uuid(search_term)
-        if pk is not None:
-            return queryset.filter(message_id=pk), False
-        return queryset.filter(tool_name=search_term.strip()), False
 
     @admin.display(description="message")
     def message_link(self, part):

@@ -10,21 +10,20 @@ from conversations import services
 from conversations.models import Message, Report, ReportStatus
 
 from .base import (
+    ExactSearchMixin,
     LargeTableAdmin,
     ModerationAdmin,
-    as_uuid,
     change_url,
     changelist_url,
-    check_allowed,
     moderation_act,
 )
-from .messages import EXCERPT_LENGTH, hide_messages
+from .messages import EXCERPT_LENGTH, hide_messages, message_line
 
 CONTEXT_MESSAGES = 3  # shown before and after the reported message
 
 
 @admin.register(Report)
-class ReportAdmin(ModerationAdmin, LargeTableAdmin):
+class ReportAdmin(ExactSearchMixin, ModerationAdmin, LargeTableAdmin):
     list_display = [
         "__str__",
         "status",
@@ -39,11 +38,17 @@ class ReportAdmin(ModerationAdmin, LargeTableAdmin):
     list_filter = ["status", "reason", ("created_at", admin.DateFieldListFilter)]
     list_select_related = ["message__sender", "message__conversation", "reporter", "resolved_by"]
     search_fields = ["=reporter__username"]
+    search_id_fields = ["message_id", "message__conversation_id"]
+    search_exact_fields = ["reporter__username"]
     search_help_text = "A message or conversation id, or the exact username of a reporter."
     date_hierarchy = "created_at"
     change_form_template = "admin/conversations/report/change_form.html"
     actions = ["resolve_selected", "dismiss_selected", "hide_reported_messages"]
-    object_acts = {"resolve": "resolve_act", "dismiss": "dismiss_act", "hide": "hide_act"}
+    object_acts = {
+        "resolve": ("resolve", "_resolve"),
+        "dismiss": ("resolve", "_dismiss"),
+        "hide": ("hide", "_hide"),
+    }
     fields = [
         "message",
         "reporter",
@@ -78,14 +83,6 @@ class ReportAdmin(ModerationAdmin, LargeTableAdmin):
             .get_queryset(request)
             .annotate(message_text=Substr("message__content", 1, EXCERPT_LENGTH))
         )
-
-    def get_search_results(self, request, queryset, search_term):
-        if not search_term.strip():
-            return queryset, False
-        pk = as_uuid(search_term)
-        if pk is not None:
-            return queryset.filter(Q(message_id=pk) | Q(message__conversation_id=pk)), False
-        return queryset.filter(reporter__username=search_term.strip()), False
 
     @admin.display(description="message")
     def message_excerpt(self, report):
@@ -168,6 +165,12 @@ class ReportAdmin(ModerationAdmin, LargeTableAdmin):
             act=lambda report, note: service(report=report, moderator=request.user, note=note),
         )
 
+    def _resolve(self, request, reports):
+        return self._close(request, reports, status=ReportStatus.RESOLVED)
+
+    def _dismiss(self, request, reports):
+        return self._close(request, reports, status=ReportStatus.DISMISSED)
+
     def _hide(self, request, reports):
         # One act per message, however many reports it has; hiding resolves them all.
         reported = {}
@@ -177,36 +180,22 @@ class ReportAdmin(ModerationAdmin, LargeTableAdmin):
 
     @admin.action(description="Resolve selected reports…", permissions=["resolve"])
     def resolve_selected(self, request, queryset):
-        return self._close(request, queryset.defer(None), status=ReportStatus.RESOLVED)
+        return self._resolve(request, queryset.defer(None))
 
     @admin.action(description="Dismiss selected reports…", permissions=["resolve"])
     def dismiss_selected(self, request, queryset):
-        return self._close(request, queryset.defer(None), status=ReportStatus.DISMISSED)
+        return self._dismiss(request, queryset.defer(None))
 
     @admin.action(description="Hide the reported messages…", permissions=["hide"])
     def hide_reported_messages(self, request, queryset):
         return self._hide(request, queryset.defer(None))
 
-    def resolve_act(self, request, report):
-        check_allowed(self.has_resolve_permission(request))
-        return self._close(request, [report], status=ReportStatus.RESOLVED)
-
-    def dismiss_act(self, request, report):
-        check_allowed(self.has_resolve_permission(request))
-        return self._close(request, [report], status=ReportStatus.DISMISSED)
-
-    def hide_act(self, request, report):
-        check_allowed(self.has_hide_permission(request))
-        return self._hide(request, [report])
-
 
 def _report_details(report: Report) -> list[str]:
-    message = report.message
-    text = message.content if len(message.content) <= 300 else message.content[:300] + "…"
     details = [
         f"{report.get_reason_display()} report by {report.reporter or 'a deleted user'}"
         + (f": {report.note}" if report.note else ""),
-        f"on #{message.seq} by {message.sender or message.role}: {text}",
+        f"on {message_line(report.message)}",
     ]
     if report.status != ReportStatus.OPEN:
         details.append(f"already {report.status}")

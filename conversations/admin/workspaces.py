@@ -1,13 +1,13 @@
 """Workspaces and their memberships in the admin: read-only, for support."""
 
 from django.contrib import admin
-from django.db.models import Count, OuterRef, Q, Subquery, Value
+from django.db.models import Count, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils.html import format_html
 
 from conversations.models import Conversation, Membership, Workspace
 
-from .base import LargeTableAdmin, ModerationAdmin, changelist_url
+from .base import ExactSearchMixin, LargeTableAdmin, ModerationAdmin, changelist_url
 
 
 @admin.register(Workspace)
@@ -53,15 +53,10 @@ class WorkspaceAdmin(ModerationAdmin, LargeTableAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(ModerationAdmin, LargeTableAdmin):
+class MembershipAdmin(ExactSearchMixin, ModerationAdmin, LargeTableAdmin):
     list_display = ["user", "workspace", "role", "created_at"]
     list_filter = ["role"]
     search_fields = ["=user__username", "=workspace__slug"]
+    search_exact_fields = ["user__username", "workspace__slug"]
     search_help_text = "An exact username or workspace slug."
     list_select_related = ["user", "workspace"]
-
-    def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        return queryset.filter(Q(user__username=term) | Q(workspace__slug=term)), False
