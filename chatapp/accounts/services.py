@@ -16,7 +16,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from chatapp.accounts.models import ApiToken, TokenKind, User
@@ -30,7 +30,7 @@ from conversations.exceptions import (
 )
 from conversations.services.audit import audit_event_record
 from conversations.services.events import stream_access_changed
-from conversations.services.moderation import clean_reason, require_permission
+from conversations.services.moderation import clean_reason, lock_row, require_permission
 from conversations.services.workspaces import workspace_create_personal
 
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_]{3,50}")
@@ -224,22 +224,43 @@ def token_authenticate(*, raw: str) -> ApiToken | None:
     return token
 
 
-def _revoke_family(family, *, actor: User | None, reason: str) -> int:
-    revoked = ApiToken.objects.filter(family=family, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
+def _tokens_revoke(
+    tokens: QuerySet[ApiToken],
+    *,
+    owner_id: Any,
+    actor: User | None,
+    reason: str,
+    action: str,
+    target_type: str,
+    target_id: Any,
+) -> int:
+    """Revoke the live ones of `tokens` in one UPDATE, record how many in the audit log, and
+    end the streams they opened (their owner's); returns how many."""
+    revoked = tokens.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
     audit_event_record(
         actor=actor,
-        action="token.family_revoked",
-        target_type="token_family",
-        target_id=family,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
         reason=reason,
         data={"revoked": revoked},
     )
-    owner_id = ApiToken.objects.filter(family=family).values_list("user_id", flat=True).first()
     if owner_id is not None:
-        stream_access_changed(user_id=owner_id)  # the streams these tokens opened end
+        stream_access_changed(user_id=owner_id)
     return revoked
+
+
+def _revoke_family(family, *, actor: User | None, reason: str) -> int:
+    tokens = ApiToken.objects.filter(family=family)
+    return _tokens_revoke(
+        tokens,
+        owner_id=tokens.values_list("user_id", flat=True).first(),
+        actor=actor,
+        reason=reason,
+        action="token.family_revoked",
+        target_type="token_family",
+        target_id=family,
+    )
 
 
 def token_refresh(*, raw: str) -> TokenPair:
@@ -334,19 +355,15 @@ def personal_token_revoke(*, user: User, token_id: Any) -> ApiToken:
 @transaction.atomic
 def user_revoke_all_tokens(*, user: User, actor: User | None, reason: str) -> int:
     """Every live token of the user dies at once (suspension)."""
-    revoked = ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
-    audit_event_record(
+    return _tokens_revoke(
+        ApiToken.objects.filter(user=user),
+        owner_id=user.pk,
         actor=actor,
+        reason=reason,
         action="token.all_revoked",
         target_type="user",
         target_id=user.pk,
-        reason=reason,
-        data={"revoked": revoked},
     )
-    stream_access_changed(user_id=user.pk)  # every open stream of theirs ends
-    return revoked
 
 
 # --- suspension ----------------------------------------------------------------------------
@@ -380,11 +397,10 @@ def _sessions_end(user: User) -> int:
     return len(keys)
 
 
-def _lock_user(user: User) -> User:
-    try:
-        return User.objects.select_for_update().get(pk=user.pk)
-    except User.DoesNotExist:
-        raise NotFound("No such user.") from None
+def _check_may_act_on(actor: User, user: User, verb: str) -> None:
+    """Only a superuser suspends or unsuspends staff (superusers included)."""
+    if (user.is_staff or user.is_superuser) and not actor.is_superuser:
+        raise PermissionDenied(f"Only a superuser can {verb} staff.")
 
 
 @transaction.atomic
@@ -394,11 +410,10 @@ def user_suspend(*, user: User, actor: User, reason: str) -> User:
     themselves."""
     require_permission(actor, "accounts.suspend_user", "suspend users")
     reason = clean_reason(reason)
-    user = _lock_user(user)
+    user = lock_row(user, missing="No such user.")
     if user.pk == actor.pk:
         raise PermissionDenied("You cannot suspend yourself.")
-    if (user.is_staff or user.is_superuser) and not actor.is_superuser:
-        raise PermissionDenied("Only a superuser can suspend staff.")
+    _check_may_act_on(actor, user, "suspend")
     if not user.is_active:
         raise Conflict("This user is already suspended.")
     user.is_active = False
@@ -421,9 +436,8 @@ def user_unsuspend(*, user: User, actor: User, reason: str) -> User:
     """Let a suspended user sign in again. Their old tokens stay revoked."""
     require_permission(actor, "accounts.suspend_user", "unsuspend users")
     reason = clean_reason(reason)
-    user = _lock_user(user)
-    if (user.is_staff or user.is_superuser) and not actor.is_superuser:
-        raise PermissionDenied("Only a superuser can unsuspend staff.")
+    user = lock_row(user, missing="No such user.")
+    _check_may_act_on(actor, user, "unsuspend")
     if user.is_active:
         raise Conflict("This user is not suspended.")
     user.is_active = True

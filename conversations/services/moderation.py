@@ -8,11 +8,11 @@ import logging
 import os
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Model, QuerySet, Sum
 from django.utils import timezone
 
 from conversations.exceptions import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -34,6 +34,8 @@ from .conversations import lock_conversation
 from .events import event_record, message_summary
 
 logger = logging.getLogger(__name__)
+
+ModelT = TypeVar("ModelT", bound=Model)
 
 NOTE_MAX_LENGTH = 2000
 REASON_MAX_LENGTH = 2000
@@ -95,11 +97,14 @@ def require_permission(actor: AbstractBaseUser | None, permission: str, action: 
         raise PermissionDenied(f"You may not {action}.")
 
 
-def _lock_message(message: Message) -> Message:
+def lock_row(instance: ModelT, *, missing: str) -> ModelT:
+    """The instance's row read again and locked until the transaction ends, so that an act
+    sees what it changes as it is; NotFound(missing) when the row is gone."""
+    model = type(instance)
     try:
-        return Message.objects.select_for_update().get(pk=message.pk)
-    except Message.DoesNotExist:
-        raise NotFound("No such message.") from None
+        return model._default_manager.select_for_update().get(pk=instance.pk)
+    except model.DoesNotExist:
+        raise NotFound(missing) from None
 
 
 def _announce_message(message: Message) -> None:
@@ -121,7 +126,7 @@ def message_hide(*, message: Message, moderator: AbstractBaseUser, reason: str) 
     resolved by the same act."""
     require_permission(moderator, "conversations.hide_message", "hide messages")
     reason = clean_reason(reason)
-    message = _lock_message(message)
+    message = lock_row(message, missing="No such message.")
     if message.hidden_at is not None:
         raise Conflict("This message is already hidden.")
     message.hidden_at = timezone.now()
@@ -156,7 +161,7 @@ def message_unhide(*, message: Message, moderator: AbstractBaseUser, reason: str
     """Show a hidden message again, as it was."""
     require_permission(moderator, "conversations.hide_message", "unhide messages")
     reason = clean_reason(reason)
-    message = _lock_message(message)
+    message = lock_row(message, missing="No such message.")
     if message.hidden_at is None:
         raise Conflict("This message is not hidden.")
     previous = {
@@ -201,9 +206,7 @@ def _close_report(report: Report, moderator: AbstractBaseUser, status: str, reas
 
 
 def _lock_open_report(report: Report) -> Report:
-    report = Report.objects.select_for_update().filter(pk=report.pk).first()
-    if report is None:
-        raise NotFound("No such report.")
+    report = lock_row(report, missing="No such report.")
     if report.status != ReportStatus.OPEN:
         raise Conflict(f"This report is already {report.status}.")
     return report
