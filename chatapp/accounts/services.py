@@ -29,8 +29,9 @@ from conversations.exceptions import (
     PermissionDenied,
 )
 from conversations.services.audit import audit_event_record
+from conversations.services.conversations import lock_row
 from conversations.services.events import stream_access_changed
-from conversations.services.moderation import clean_reason, lock_row, require_permission
+from conversations.services.moderation import clean_reason, require_permission
 from conversations.services.workspaces import workspace_create_personal
 
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_]{3,50}")

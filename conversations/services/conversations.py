@@ -1,12 +1,12 @@
 """Writes to conversations and their participants."""
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import F, Value
+from django.db.models import F, Model, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -202,12 +202,22 @@ def _conversation_event(conversation: Conversation, type: str, data: dict, user=
     )
 
 
+ModelT = TypeVar("ModelT", bound=Model)
+
+
+def lock_row(instance: ModelT, *, missing: str) -> ModelT:
+    """The instance's row read again and locked until the transaction ends, so that an act
+    sees what it changes as it is; NotFound(missing) when the row is gone."""
+    model = type(instance)
+    try:
+        return model._default_manager.select_for_update().get(pk=instance.pk)
+    except model.DoesNotExist:
+        raise NotFound(missing) from None
+
+
 def lock_conversation(conversation: Conversation) -> Conversation:
     """The conversation's row, locked until the transaction ends, freshly read."""
-    try:
-        return Conversation.objects.select_for_update().get(pk=conversation.pk)
-    except Conversation.DoesNotExist:
-        raise NotFound("No such conversation.") from None
+    return lock_row(conversation, missing="No such conversation.")
 
 
 def active_participant(conversation: Conversation, user: AbstractBaseUser) -> Participant:

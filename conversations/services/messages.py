@@ -44,7 +44,7 @@ from conversations.models import (
 )
 
 from . import quotas
-from .conversations import active_participant, lock_conversation, lock_participation
+from .conversations import active_participant, lock_conversation, lock_participation, lock_row
 from .events import event_ctes_sql, event_params, event_record, event_signal, message_summary
 
 # --- text from elsewhere ---------------------------------------------------------------------
@@ -469,10 +469,7 @@ class Usage:
 
 
 def _lock_message(message: Message) -> Message:
-    try:
-        return Message.objects.select_for_update().get(pk=message.pk)
-    except Message.DoesNotExist:
-        raise NotFound("No such message.") from None
+    return lock_row(message, missing="No such message.")
 
 
 @transaction.atomic

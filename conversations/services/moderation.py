@@ -8,14 +8,14 @@ import logging
 import os
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Model, QuerySet, Sum
+from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
-from conversations.exceptions import Conflict, InvalidInput, NotFound, PermissionDenied
+from conversations.exceptions import Conflict, InvalidInput, PermissionDenied
 from conversations.models import (
     Artifact,
     Conversation,
@@ -30,12 +30,10 @@ from conversations.models import (
 )
 
 from .audit import audit_event_record
-from .conversations import lock_conversation
+from .conversations import lock_conversation, lock_row
 from .events import event_record, message_summary
 
 logger = logging.getLogger(__name__)
-
-ModelT = TypeVar("ModelT", bound=Model)
 
 NOTE_MAX_LENGTH = 2000
 REASON_MAX_LENGTH = 2000
@@ -95,16 +93,6 @@ def require_permission(actor: AbstractBaseUser | None, permission: str, action: 
     that no other caller can skip it. An inactive user has no permission at all."""
     if actor is None or not actor.is_authenticated or not actor.has_perm(permission):
         raise PermissionDenied(f"You may not {action}.")
-
-
-def lock_row(instance: ModelT, *, missing: str) -> ModelT:
-    """The instance's row read again and locked until the transaction ends, so that an act
-    sees what it changes as it is; NotFound(missing) when the row is gone."""
-    model = type(instance)
-    try:
-        return model._default_manager.select_for_update().get(pk=instance.pk)
-    except model.DoesNotExist:
-        raise NotFound(missing) from None
 
 
 def _announce_message(message: Message) -> None:
