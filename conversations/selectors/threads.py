@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Exists, F, FilteredRelation, OuterRef, Prefetch, Q
+from django.db.models import Exists, F, FilteredRelation, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Substr
 
 from conversations.exceptions import InvalidInput, NotFound
@@ -285,7 +285,7 @@ def messages_with_parts():
 
 # What a page shows of each message, in the API (MessageOut) and on the thread page
 # (message_row.html): reading only these halves the work of building the rows.
-_PAGE_COLUMNS = (
+_MESSAGE_COLUMNS = (
     "id",
     "conversation_id",
     "seq",
@@ -309,9 +309,9 @@ _PAGE_COLUMNS = (
     "sender__id",
     "sender__username",
     "sender__display_name",
-    "agent__id",
-    "agent__name",
 )
+# The thread page's instances (.only()) also name the agent.
+_PAGE_COLUMNS = (*_MESSAGE_COLUMNS, "agent__id", "agent__name")
 
 
 def _attach_parts(messages: list[Message]) -> None:
@@ -332,20 +332,43 @@ def _attach_parts(messages: list[Message]) -> None:
         message.parts_list = by_message[message.pk]
 
 
-def _page_window(messages, *, before, after, limit, read, message_count):
+def _page_window(messages, *, before, after, limit, read, newest_seq, message_count):
     """The rows of a page around a seq anchor, ascending, with whether there are more on
-    each side. `read` turns the sliced queryset into the rows; `message_count(rows)` gives
-    the conversation's message count, asked for only where the rows cannot tell."""
+    each side. `read` turns the sliced queryset into the rows; `newest_seq` is the
+    conversation's message count, where the newest page ends (a number, or an expression
+    the query computes); `message_count(rows)` gives that count, asked for only where the
+    rows cannot tell.
+
+    Each side is read as a seq range of the (conversation, seq) index that holds the page
+    and no more: seq runs 1..message_count without gaps, so the limit + 1 rows beside an
+    anchor are the limit + 1 seqs beside it, and the newest page is the seqs above
+    message_count - (limit + 1). So bounded, the read costs the page whatever the planner
+    believes of the conversation; unbounded, a planner that takes a big conversation for a
+    small one (statistics from before an import) read all of it to sort it. Should a range
+    come back short while seqs exist beyond it (a row removed by hand, an anchor past the
+    end), that side is read again unbounded, which is right whatever the gaps."""
+    span = limit + 1
     if after is not None:
-        rows = read(messages.filter(seq__gt=after).order_by("seq")[: limit + 1])
-        items = rows[:limit]
-        return items, min(after, message_count(items)) >= 1, len(rows) > limit
-    if before is not None:
-        messages = messages.filter(seq__lt=before)
-    rows = read(messages.order_by("-seq")[: limit + 1])
+        newer = Q(seq__gt=after)
+        rows = read(messages.filter(newer, seq__lte=after + span).order_by("seq")[:span])
+        count = message_count(rows)
+        if len(rows) < span and after + span < count:
+            rows = read(messages.filter(newer).order_by("seq")[:span])
+        return rows[:limit], min(after, count) >= 1, len(rows) > limit
+    if before is None:
+        older = Q()
+        window = Q(seq__gt=newest_seq - span)
+    else:
+        older = Q(seq__lt=before)
+        window = older & Q(seq__gte=before - span)
+    rows = read(messages.filter(window).order_by("-seq")[:span])
+    count = message_count(rows)
+    lowest = count - limit if before is None else before - span  # the range's first seq
+    if len(rows) < span and lowest > 1:
+        rows = read(messages.filter(older).order_by("-seq")[:span])
     items = rows[:limit][::-1]
     newest_shown = items[-1].seq if items else (before or 1) - 1
-    return items, len(rows) > limit, newest_shown < message_count(items)
+    return items, len(rows) > limit, newest_shown < count
 
 
 def _check_anchors(before: Any, after: Any) -> tuple[int | None, int | None]:
@@ -367,9 +390,10 @@ def message_page(
 ) -> MessagePage:
     """A page of the thread around a seq anchor, as model instances (the thread page):
     `before` gives the messages just older than it, `after` those just newer, neither the
-    newest page. Each side reads limit + 1 rows from the (conversation, seq) index, so the
-    cost does not grow with the depth; since seq has no gaps, the other side's `has_more`
-    follows from the seqs themselves."""
+    newest page. Each side reads a range of limit + 1 seqs of the (conversation, seq)
+    index (_page_window), so the cost grows neither with the depth nor with the
+    conversation; since seq has no gaps, the other side's `has_more` follows from the seqs
+    themselves."""
     limit = _check_limit(limit)
     before, after = _check_anchors(before, after)
     conversation = conversation_get_for_user(user=user, conversation_id=conversation_id)
@@ -384,6 +408,7 @@ def message_page(
         after=after,
         limit=limit,
         read=list,
+        newest_seq=conversation.message_count,
         message_count=lambda rows: conversation.message_count,
     )
     _attach_parts(items)
@@ -433,37 +458,17 @@ class MessageRow(MessageVisibility):
     parts_list: list[dict] = field(default_factory=list)
 
 
+# The API's rows (MessageRow) also carry the rest of an assistant turn's usage and ending,
+# whether the message has parts, and the count the page's has_more is read against.
 _ROW_COLUMNS = (
-    "id",
-    "conversation_id",
-    "seq",
-    "role",
-    "status",
-    "content",
-    "model",
-    "client_message_id",
-    "reply_to_id",
-    "created_at",
-    "completed_at",
-    "edited_at",
-    "deleted_at",
-    "hidden_at",
-    "prompt_tokens",
-    "completion_tokens",
-    "total_tokens",
+    *_MESSAGE_COLUMNS,
     "cached_input_tokens",
     "reasoning_tokens",
-    "latency_ms",
     "ttft_ms",
     "finish_reason",
-    "error",
-    "error_type",
     "is_aborted",
     "has_parts",
     "conversation__message_count",
-    "sender__id",
-    "sender__username",
-    "sender__display_name",
 )
 
 _PART_COLUMNS = (
@@ -553,6 +558,10 @@ def message_page_rows(
         after=after,
         limit=limit,
         read=lambda rows: [_message_row(values) for values in rows],
+        # A subquery, not the joined conversation's column: the planner runs it first and
+        # uses it as the index range's bound, whichever way it joins (with the column it
+        # may scan the conversation's messages and filter them at the join).
+        newest_seq=Subquery(Conversation.objects.filter(pk=pk).order_by().values("message_count")),
         message_count=message_count,
     )
     with_parts = {row.id: row for row in items if row.has_parts}
