@@ -120,8 +120,12 @@ def prepare_reply(
         workspace=conversation.workspace
     )
     base_url, model, api_key = resolve_endpoint(agent)
+    # A bounded seq range (seq is gapless), so that a long conversation reads its last
+    # HISTORY_LIMIT rows off the index whatever the planner's statistics say.
     history = list(
-        Message.objects.filter(conversation=conversation)
+        Message.objects.filter(
+            conversation=conversation, seq__gt=conversation.message_count - HISTORY_LIMIT
+        )
         .prefetch_related("parts")
         .order_by("-seq")[:HISTORY_LIMIT]
     )[::-1]
