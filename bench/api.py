@@ -43,22 +43,18 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
-import uuid
 import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import harness  # bench/harness.py (the script's own folder is on sys.path)
 import psycopg
-import report  # bench/report.py (the script's own folder is on sys.path)
 from seed import BENCH_PASSWORD
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -66,8 +62,7 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/chatapp_bench_api"
 DEFAULT_OUTPUT = REPO_ROOT / "docs" / "benchmarks.md"
 SEED_SCRIPT = REPO_ROOT / "bench" / "seed.py"
 
-SECTION_START = "<!-- bench/api.py: start -->"
-SECTION_END = "<!-- bench/api.py: end -->"
+SECTION_START, SECTION_END = harness.markers("bench/api.py")
 
 # The posting benchmark sends far more than the 60 posts a minute a person is allowed: the
 # server runs with this limit so that it never answers 429. The limit's bookkeeping (one
@@ -199,120 +194,14 @@ def wrk_version(wrk: str) -> str:
     return match.group(1) if match else "unknown"
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def server_environment(url: str, port: int, args: argparse.Namespace) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": args.server_settings,
-        "DATABASE_URL": url,
-        "DEBUG": "false",
-        "SECRET_KEY": f"bench-only-{uuid.uuid4().hex}{uuid.uuid4().hex}",
-        "SECURE_SSL_REDIRECT": "false",
-        "SECURE_COOKIES": "false",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "POST_RATE_LIMIT": str(POST_RATE_LIMIT),
-        "CHATAPP_BENCH_FLOOR": "1",
-        "PORT": str(port),
-    }
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen
-    port: int
-    log_path: Path
-    command: list[str]
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text().splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        """Stop the server this script started: its own process group, by its id."""
-        if self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-
-def start_server(url: str, args: argparse.Namespace, log_path: Path) -> Server:
-    port = free_port()
-    uvicorn = REPO_ROOT / ".venv" / "bin" / "uvicorn"
-    command = [
-        str(uvicorn if uvicorn.exists() else Path(sys.executable).with_name("uvicorn")),
-        "chatapp.asgi:application",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(args.workers),
-        # As scripts/serve runs it (the lifespan starts each process's background work),
-        # less the access log.
-        "--lifespan",
-        "on",
-        "--no-server-header",
-        "--no-access-log",
-    ]
-    log = log_path.open("w")
-    process = subprocess.Popen(  # noqa: S603
-        command,
-        cwd=REPO_ROOT,
-        env=server_environment(url, port, args),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+def start_server(url: str, args: argparse.Namespace, log_path: Path) -> harness.Server:
+    env = harness.server_environment(
+        url,
+        DJANGO_SETTINGS_MODULE=args.server_settings,
+        POST_RATE_LIMIT=str(POST_RATE_LIMIT),
+        CHATAPP_BENCH_FLOOR="1",
     )
-    server = Server(process=process, port=port, log_path=log_path, command=command)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"The server exited at start:\n{server.log_tail()}")
-        try:
-            status, _ = http(server, "GET", "/health")
-            if status == 200:
-                return server
-        except OSError:
-            pass
-        time.sleep(0.2)
-    server.stop()
-    raise SystemExit(f"The server did not answer /health within 60 s:\n{server.log_tail()}")
-
-
-def http(
-    server: Server, method: str, path: str, *, token: str | None = None, body: str | None = None
-) -> tuple[int, dict | None]:
-    request = urllib.request.Request(  # noqa: S310 (our own loopback server)
-        server.base + path, method=method, data=body.encode() if body is not None else None
-    )
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    if body is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as error:
-        status, raw = error.code, error.read()
-    try:
-        return status, json.loads(raw) if raw else None
-    except ValueError:
-        return status, {"raw": raw[:200].decode(errors="replace")}
+    return harness.start_chatapp(env, log_path, workers=args.workers)
 
 
 # --- what is measured -----------------------------------------------------------------------
@@ -415,7 +304,7 @@ def scenarios(details: dict, posting_conversation: str, search_words: dict) -> l
     ]
 
 
-def check_answers(server: Server, token: str, plan: list[Scenario], size: int) -> None:
+def check_answers(server: harness.Server, token: str, plan: list[Scenario], size: int) -> None:
     """One request each: the right status and the right rows, before anything is timed.
     Search may be missing (written separately): its rows then say "not available"."""
     expected_seqs = {
@@ -423,8 +312,8 @@ def check_answers(server: Server, token: str, plan: list[Scenario], size: int) -
         "deep": list(range(DEEP_BEFORE - PAGE_LIMIT, DEEP_BEFORE)),
     }
     for scenario in plan:
-        status, body = http(
-            server,
+        status, body = harness.http(
+            server.base,
             scenario.method,
             scenario.path,
             token=token if scenario.auth else None,
@@ -455,21 +344,11 @@ def check_answers(server: Server, token: str, plan: list[Scenario], size: int) -
 
 
 def setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "chatapp.settings"
-    os.environ["SECRET_KEY"] = f"bench-only-{uuid.uuid4().hex}"
-    os.environ["DEBUG"] = "false"
-    os.environ["SECURE_SSL_REDIRECT"] = "false"
     os.environ["ALLOWED_HOSTS"] = "127.0.0.1"
     os.environ["CHATAPP_BENCH_FLOOR"] = "1"
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT))
-
-    import django
-
     # whitenoise warns that collectstatic has not run; nothing here serves static files.
     warnings.filterwarnings("ignore", message="No directory at")
-    django.setup()
+    harness.setup_django(url, quiet_httpx=False)
 
 
 def capture_queries(plan: list[Scenario], token: str) -> None:
@@ -533,7 +412,7 @@ def wrk_script(scenario: Scenario, token: str, directory: Path) -> Path:
 
 def run_wrk(
     wrk: str,
-    server: Server,
+    server: harness.Server,
     scenario: Scenario,
     script: Path,
     *,
@@ -597,10 +476,6 @@ def wait_until_idle(url: str, *, timeout: float = 300) -> None:
 # --- raw psycopg ----------------------------------------------------------------------------
 
 
-def nearest_rank(ordered: list[float], percent: float) -> float:
-    return ordered[max(math.ceil(percent / 100 * len(ordered)) - 1, 0)]
-
-
 def _run_statements(cursor, queries) -> list[float]:
     clock = time.perf_counter
     times = []
@@ -645,7 +520,7 @@ def replay_raw(url: str, scenario: Scenario, *, seconds: float, iterations: int)
         statements=len(scenario.queries),
         samples=len(totals),
         p50_ms=statistics.median(ordered),
-        p99_ms=nearest_rank(ordered, 99),
+        p99_ms=harness.nearest_rank(ordered, 99),
         mean_ms=statistics.fmean(ordered),
         binding=binding,
         statement_p50_ms=[statistics.median(values) for values in per_statement],
@@ -720,36 +595,10 @@ def read_marker(url: str) -> tuple[dict, dict]:
     return row[0], row[1]
 
 
-def sign_in(server: Server, username: str, password: str) -> tuple[str, str]:
-    """A personal token (never expires) made through the API; the access token that made
-    it is signed out at once."""
-    status, body = http(
-        server,
-        "POST",
-        "/api/v1/auth/token",
-        body=json.dumps({"username": username, "password": password}),
-    )
-    if status != 200:
-        raise SystemExit(f"Signing in as {username} answered {status}: {body}")
-    access = body["access_token"]
+def open_posting_conversation(server: harness.Server, token: str) -> str:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
-    status, body = http(
-        server,
-        "POST",
-        "/api/v1/me/tokens",
-        token=access,
-        body=json.dumps({"name": f"bench/api.py {stamp}"}),
-    )
-    if status != 201:
-        raise SystemExit(f"Making a personal token answered {status}: {body}")
-    http(server, "POST", "/api/v1/auth/logout", token=access)
-    return body["token"], body["id"]
-
-
-def open_posting_conversation(server: Server, token: str) -> str:
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
-    status, body = http(
-        server,
+    status, body = harness.http(
+        server.base,
         "POST",
         "/api/v1/conversations",
         token=token,
@@ -761,13 +610,13 @@ def open_posting_conversation(server: Server, token: str) -> str:
 
 
 def load_all(
-    wrk: str, server: Server, plan: list[Scenario], token: str, args: argparse.Namespace
+    wrk: str, server: harness.Server, plan: list[Scenario], token: str, args: argparse.Namespace
 ) -> tuple[dict[str, LoadResult], dict[str, LoadResult], tuple]:
     loaded: dict[str, LoadResult] = {}
     single: dict[str, LoadResult] = {}
     with tempfile.TemporaryDirectory(prefix="bench-api-") as directory:
         scripts = {s.key: wrk_script(s, token, Path(directory)) for s in plan}
-        load_before, counters_before = os.getloadavg()[0], report.cpu_counters()
+        load_before, counters_before = os.getloadavg()[0], harness.cpu_counters()
         for scenario in plan:
             if scenario.unavailable:
                 continue
@@ -806,8 +655,8 @@ def load_all(
                     f"{scenario.label:<58} one connection: p50 {result.p50_ms:8.2f} ms  "
                     f"p99 {result.p99_ms:8.2f} ms"
                 )
-        load_after, counters_after = os.getloadavg()[0], report.cpu_counters()
-    cpu = report.CpuShare.between(counters_before, counters_after)
+        load_after, counters_after = os.getloadavg()[0], harness.cpu_counters()
+    cpu = harness.CpuShare.between(counters_before, counters_after)
     return loaded, single, (load_before, load_after, cpu)
 
 
@@ -815,13 +664,7 @@ def load_all(
 
 
 def _ms(value: float) -> str:
-    if value == math.inf:
-        return "none finished"
-    if value >= 100:
-        return f"{value:,.0f} ms"
-    if value >= 10:
-        return f"{value:.1f} ms"
-    return f"{value:.2f} ms"
+    return "none finished" if value == math.inf else harness.ms(value)
 
 
 @dataclass
@@ -947,10 +790,6 @@ def why_missed(run: Run) -> str:
     return "\nWhere the time of each missed target goes (p50):\n\n" + "\n".join(lines) + "\n"
 
 
-def _verdict(met: bool | None) -> str:
-    return {True: "**met**", False: "**not met**", None: "not measured"}[met]
-
-
 def http_table(run: Run) -> str:
     rows = [
         f"| endpoint ({run.args.connections} connections) | p50 | p99 | req/s | requests "
@@ -1029,7 +868,7 @@ def targets_table(run: Run) -> str:
     rows += [
         f"| {target.description} | {target.measured} | {target.alone} | "
         f"{'one connection' if target.judged_alone else f'{connections} connections'} | "
-        f"{_verdict(target.met)} |"
+        f"{harness.verdict(target.met)} |"
         for target in targets(run)
     ]
     return "\n".join(rows)
@@ -1114,7 +953,7 @@ opening the request's database connection, which the replay does not do.
   {facts["matches"]["common"]:,} messages, `{facts["search_words"]["rare"]}` in
   {facts["matches"]["rare"]:,}. Posting goes to a conversation opened for the run.
 - **Raw replay:** psycopg {psycopg.__version__}, {raw_binding}.
-- **Machine:** {os.cpu_count()} cores ({report.cpu_model()}), {platform.system()}
+- **Machine:** {os.cpu_count()} cores ({harness.cpu_model()}), {platform.system()}
   {platform.release()}, shared by the server, PostgreSQL and wrk; PostgreSQL
   {facts["postgres_version"]} on {facts["postgres_host"]} over TCP ({settings});
   Python {platform.python_version()}, Django {django.get_version()}, django-ninja
@@ -1146,10 +985,6 @@ def _settings_note(args: argparse.Namespace) -> str:
     )
 
 
-def write_section(path: Path, text: str) -> None:
-    report.write_section(path, text, start=SECTION_START, end=SECTION_END)
-
-
 def print_summary(run: Run) -> None:
     print()
     print(http_table(run))
@@ -1176,7 +1011,10 @@ def main() -> None:
     server = start_server(args.database_url, args, log_path)
     token_id = None
     try:
-        token, token_id = sign_in(server, details["bench_username"], BENCH_PASSWORD)
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        token, token_id = harness.personal_token(
+            server.base, details["bench_username"], BENCH_PASSWORD, name=f"bench/api.py {stamp}"
+        )
         posting = open_posting_conversation(server, token)
         plan = scenarios(details, posting, search_words)
         check_answers(server, token, plan, details["big_conversation_size"])
@@ -1207,9 +1045,7 @@ def main() -> None:
             details=details,
             search_words=search_words,
             load=load,
-            server_command=" ".join([Path(server.command[0]).name, *server.command[1:]]).replace(
-                f"--port {server.port}", "--port <free port>"
-            ),
+            server_command=server.shown_command(),
             uvicorn_version=uvicorn.__version__,
             wrk_version=wrk_version(wrk),
         )
@@ -1239,7 +1075,7 @@ def main() -> None:
 
     log_path.unlink(missing_ok=True)
     print_summary(run)
-    write_section(args.output, section(run))
+    harness.write_section(args.output, section(run), start=SECTION_START, end=SECTION_END)
     print(f"\nWrote {args.output}.")
 
 

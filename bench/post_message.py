@@ -13,28 +13,20 @@ Each run seeds a fresh user and two conversations, so runs never collide.
 """
 
 import argparse
-import math
 import os
 import platform
-import statistics
-import sys
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import harness  # bench/harness.py (the script's own folder is on sys.path)
 import psycopg
-import report  # bench/report.py (the script's own folder is on sys.path)
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/chatapp_bench"
-DEFAULT_OUTPUT = REPO_ROOT / "docs" / "benchmarks.md"
+DEFAULT_OUTPUT = harness.DOCS_PATH
 
-SECTION_START = "<!-- bench/post_message.py: start -->"
-SECTION_END = "<!-- bench/post_message.py: end -->"
+SECTION_START, SECTION_END = harness.markers("bench/post_message.py")
 
 # A full row, every NOT NULL column of conversations_message (migration 0001) given, as
 # message_post writes it: a complete user message with empty JSON objects and no flags.
@@ -79,42 +71,6 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-# --- the database and Django ----------------------------------------------------------------
-
-
-def ensure_database(url: str) -> None:
-    """CREATE DATABASE for the URL's database unless it exists (from the `postgres` db)."""
-    params = conninfo_to_dict(url)
-    name = params.get("dbname")
-    if not name:
-        raise SystemExit(f"The database URL names no database: {url}")
-    admin = make_conninfo(**{**params, "dbname": "postgres"})
-    with psycopg.connect(admin, autocommit=True) as connection:
-        exists = connection.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
-        ).fetchone()
-        if not exists:
-            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            print(f"Created the database {name}.")
-
-
-def setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "chatapp.settings"
-    # A throwaway key: nothing is signed here. DEBUG off, or Django logs every query.
-    os.environ["SECRET_KEY"] = f"bench-only-{uuid.uuid4().hex}"
-    os.environ["DEBUG"] = "false"
-    os.environ["SECURE_SSL_REDIRECT"] = "false"
-    sys.path.insert(0, str(REPO_ROOT))
-
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-
-
 # --- measuring -------------------------------------------------------------------------------
 
 
@@ -127,15 +83,8 @@ class Summary:
 
     @classmethod
     def of(cls, samples_ns: list[int]) -> "Summary":
-        ordered = sorted(samples_ns)
-        # Nearest rank: the smallest sample at or above 99 % of them.
-        p99 = ordered[max(math.ceil(0.99 * len(ordered)) - 1, 0)]
-        return cls(
-            median_us=statistics.median(ordered) / 1000,
-            p99_us=p99 / 1000,
-            mean_us=statistics.fmean(ordered) / 1000,
-            min_us=ordered[0] / 1000,
-        )
+        summary = harness.Summary.of([sample / 1000 for sample in samples_ns])
+        return cls(summary.median, summary.p99, summary.mean, summary.min)
 
 
 @dataclass
@@ -202,23 +151,14 @@ def run(args: argparse.Namespace) -> Result:
     service_statements = len(queries.captured_queries)
     insert_raw()
 
-    service_ns: list[int] = []
-    raw_ns: list[int] = []
-    clock = time.perf_counter_ns
-    load_before = os.getloadavg()[0]
-    for iteration in range(args.iterations):
-        # Alternate which side goes first, so neither always follows the other.
-        order = (
-            ((post_with_service, service_ns), (insert_raw, raw_ns))
-            if iteration % 2 == 0
-            else ((insert_raw, raw_ns), (post_with_service, service_ns))
-        )
-        for operation, samples in order:
-            started = clock()
-            operation()
-            samples.append(clock() - started)
-
-    load_after = os.getloadavg()[0]
+    load_before = harness.load_average()
+    # One of each per round, which goes first alternating, so neither always follows the other.
+    samples = harness.alternate(
+        {"service": post_with_service, "raw": insert_raw}, rounds=args.iterations
+    )
+    service_ns = [round(seconds * 1e9) for seconds in samples["service"]]
+    raw_ns = [round(seconds * 1e9) for seconds in samples["raw"]]
+    load_after = harness.load_average()
 
     # Both sides really wrote every row.
     posted = args.warmup + 1 + args.iterations
@@ -281,8 +221,8 @@ Written by `bench/post_message.py` on {measured}; run it again to refresh this s
 
 - **Iterations:** {result.iterations:,} timed of each side, after {result.warmup:,} untimed
   of each; one of each per round, the order alternating, so drift touches both alike.
-  Times are wall-clock per call (`time.perf_counter_ns`), in microseconds.
-- **Machine:** {os.cpu_count()} cores ({report.cpu_model()}), {platform.system()}
+  Times are wall-clock per call (`time.perf_counter`), in microseconds.
+- **Machine:** {os.cpu_count()} cores ({harness.cpu_model()}), {platform.system()}
   {platform.release()}; PostgreSQL {result.postgres_version} on {result.database_host}
   over TCP; Python {python}, Django {django.get_version()}, psycopg {psycopg.__version__}.
   Load average (1 min) {result.load_before:.2f} before the timed loop,
@@ -313,14 +253,10 @@ larger statement, five rows written, a NOTIFY) and Python's validation, not roun
 """
 
 
-def write_section(path: Path, text: str) -> None:
-    report.write_section(path, text, start=SECTION_START, end=SECTION_END)
-
-
 def main() -> None:
     args = parse_args()
-    ensure_database(args.database_url)
-    setup_django(args.database_url)
+    harness.ensure_database(args.database_url)
+    harness.setup_django(args.database_url, migrate=True)
     result = run(args)
     print(table(result))
     print(
@@ -328,7 +264,7 @@ def main() -> None:
         f"PostgreSQL {result.postgres_version}; load average {result.load_before:.2f} before, "
         f"{result.load_after:.2f} after."
     )
-    write_section(args.output, section(result))
+    harness.write_section(args.output, section(result), start=SECTION_START, end=SECTION_END)
     print(f"Wrote {args.output}.")
 
 

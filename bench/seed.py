@@ -47,18 +47,15 @@ import json
 import math
 import os
 import random
-import sys
 import time
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
+import harness  # bench/harness.py (the script's own folder is on sys.path)
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/chatapp_bench_api"
 
 # Bump when the generated data changes, so that older seeds are not reused.
@@ -198,23 +195,10 @@ class Spec:
 # --- the database --------------------------------------------------------------------------
 
 
-def _admin_conninfo(url: str) -> tuple[str, str]:
-    params = conninfo_to_dict(url)
-    name = params.get("dbname")
-    if not name:
-        raise SystemExit(f"The database URL names no database: {url}")
-    return name, make_conninfo(**{**params, "dbname": "postgres"})
-
-
 def database_state(url: str, spec: Spec) -> str:
     """'missing', 'seeded' (to this spec), 'ours' (our marker: another spec, or unfinished),
     'empty' (no tables) or 'foreign' (tables, no marker: not ours to drop)."""
-    name, admin = _admin_conninfo(url)
-    with psycopg.connect(admin, autocommit=True) as connection:
-        exists = connection.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
-        ).fetchone()
-    if not exists:
+    if not harness.database_exists(url):
         return "missing"
     with psycopg.connect(url, autocommit=True) as connection:
         has_marker = connection.execute(
@@ -231,33 +215,6 @@ def database_state(url: str, spec: Spec) -> str:
             "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
         ).fetchone()[0]
     return "empty" if tables == 0 else "foreign"
-
-
-def recreate_database(url: str, *, drop: bool) -> None:
-    name, admin = _admin_conninfo(url)
-    with psycopg.connect(admin, autocommit=True) as connection:
-        if drop:
-            connection.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-            print(f"Dropped the database {name}.")
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        print(f"Created the database {name}.")
-
-
-def setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "chatapp.settings"
-    # A throwaway key: nothing is signed here. DEBUG off, or Django keeps every query.
-    os.environ.setdefault("SECRET_KEY", f"bench-only-{uuid.uuid4().hex}")
-    os.environ["DEBUG"] = "false"
-    os.environ["SECURE_SSL_REDIRECT"] = "false"
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT))
-
-    import django
-
-    django.setup()
 
 
 def migrate() -> int:
@@ -445,6 +402,7 @@ MESSAGE_COLUMNS = (
     "is_aborted",
     "meta",
     "hidden_reason",
+    "finish_reason",
 )
 CONVERSATION_COLUMNS = (
     "id",
@@ -568,7 +526,7 @@ def copy_messages(
             batch.append(
                 f"{_uuid(rng)}\t{stamp}\t{stamp}\t{ids[index]}\t{seq}\t{role}\tcomplete\t"
                 f"{sender}\t{provider}\t{model}\t{_copy_text(content)}\t{stamp}\t\t\t{{}}\tf\t"
-                "{}\t\n"
+                "{}\t\t\n"
             )
             if len(batch) == 5_000:
                 copy.write("".join(batch))
@@ -813,7 +771,7 @@ def ensure_seeded(url: str, spec: Spec, *, reseed: bool = False) -> None:
     state = database_state(url, spec)
     if state == "seeded" and not reseed:
         print(f"Already seeded to this spec ({spec.messages:,} messages); reusing it.")
-        setup_django(url)
+        harness.setup_django(url)
         if migrate():
             # A migration may have rewritten a table or built an index: fresh statistics
             # and visibility map, since autovacuum may be off (or not have run yet).
@@ -825,10 +783,10 @@ def ensure_seeded(url: str, spec: Spec, *, reseed: bool = False) -> None:
             "script, so it is left alone. Pass --reseed to drop it, or name another database."
         )
     if state != "empty":
-        recreate_database(url, drop=state != "missing")
+        harness.create_database(url, drop=state != "missing")
     total = time.perf_counter()
     create_marker(url, spec)
-    setup_django(url)
+    harness.setup_django(url)
     migrate()
     seed(url, spec)
     print(f"Vacuumed and analysed in {vacuum_analyze(url):.1f} s.")

@@ -35,7 +35,6 @@ import re
 import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -44,30 +43,27 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
+import harness  # bench/harness.py (the script's own folder is on sys.path)
 import httpx
 import psycopg
-import report  # bench/report.py (the script's own folder is on sys.path)
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import conninfo_to_dict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from tests.fake_openai import MODEL, FakeOpenAI, Scenario, chunk, usage  # noqa: E402
-from tests.live_server import free_port  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
-DEFAULT_OUTPUT = REPO_ROOT / "docs" / "benchmarks.md"
-SECTION_START = "<!-- bench/streaming.py: start -->"
-SECTION_END = "<!-- bench/streaming.py: end -->"
+DEFAULT_OUTPUT = harness.DOCS_PATH
+SECTION_START, SECTION_END = harness.markers("bench/streaming.py")
 
 API_KEY = "sk-bench-streaming-0123456789abcdef"
 # Every text piece is this placeholder with a space; the fake replaces it with the time it
 # writes the chunk (time.time_ns(), the same clock the client reads: one machine).
 PLACEHOLDER = "[ts:" + "0" * 19 + "]"
 STAMP = re.compile(r"\[ts:(\d{19})\]")
+EVENT_SEQ = re.compile(rb'"seq":\s*(\d+)')
 
 # Target of issue 4.
 ADDED_P99_TARGET_MS = 10.0
@@ -138,50 +134,23 @@ class BenchDatabase:
         self.name: str | None = None
         self.admin_dsn: str | None = None
         self._admin_connection: psycopg.Connection | None = None
-        self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "chatapp.settings",
-            "DEBUG": "false",
-            "SECRET_KEY": "bench-only-" + uuid.uuid4().hex,
-            "SECURE_SSL_REDIRECT": "false",
-            "SECURE_COOKIES": "false",
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "DATA_DIR": str(data_dir),
-            "STATIC_ROOT": str(data_dir / "static"),
-            # The latency runs post one message each; the limit is not what is measured.
-            "POST_RATE_LIMIT": "1000000",
-            **args.server_env,
-        }
         if args.sqlite:
-            self.env["DATABASE_URL"] = f"sqlite:///{data_dir / 'chatapp.sqlite3'}"
+            url = f"sqlite:///{data_dir / 'chatapp.sqlite3'}"
         else:
-            params = conninfo_to_dict(args.database_url)
-            self.admin_dsn = make_conninfo(**{**params, "dbname": "postgres"})
-            self.name = f"chatapp_bench_streaming_{uuid.uuid4().hex[:8]}"
-            with psycopg.connect(self.admin_dsn, autocommit=True) as admin:
-                admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.name)))
-            self.env["DATABASE_URL"] = (
-                urlsplit(args.database_url)._replace(path="/" + self.name).geturl()
-            )
-        self.manage("migrate", "--noinput", "-v0")
-        self.manage("collectstatic", "--noinput", "-v0")
+            url = harness.run_database(args.database_url, "chatapp_bench_streaming")
+            self.name, self.admin_dsn = harness.admin_conninfo(url)
+        # The latency runs post one message each; the limit is not what is measured.
+        self.env = harness.server_environment(
+            url, data_dir, POST_RATE_LIMIT="1000000", **args.server_env
+        )
+        harness.prepare_server_database(self.env)
 
     @property
     def vendor(self) -> str:
         return "postgresql" if self.name else "sqlite"
 
     def manage(self, *args: str, env: dict | None = None) -> str:
-        result = subprocess.run(  # noqa: S603
-            [sys.executable, "manage.py", *args],
-            cwd=REPO_ROOT,
-            env=env or self.env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        if result.returncode != 0:
-            raise SystemExit(f"manage.py {' '.join(args)} failed:\n{result.stderr}")
-        return result.stdout
+        return harness.manage(env or self.env, *args)
 
     def shell(self, code: str) -> str:
         """Run Python in the server's settings and database; its last printed line."""
@@ -190,13 +159,8 @@ class BenchDatabase:
     def drop(self) -> None:
         if self._admin_connection is not None:
             self._admin_connection.close()
-        if self.name and self.admin_dsn:
-            with psycopg.connect(self.admin_dsn, autocommit=True) as admin:
-                admin.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                        sql.Identifier(self.name)
-                    )
-                )
+        if self.name:
+            harness.drop_database(self.env["DATABASE_URL"])
 
     # -- PostgreSQL facts --
 
@@ -241,68 +205,14 @@ class BenchDatabase:
         return {"version": rows[0][0], "max_connections": int(rows[0][1]), "host": host}
 
 
-class BenchServer:
-    """uvicorn as scripts/serve runs it, one process (no --workers), on a free port; the
-    same command as tests/live_server.py, with the ASGI application as a parameter."""
-
-    def __init__(self, env: dict, app: str, log_path: Path) -> None:
-        self.env, self.app, self.log_path = env, app, log_path
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> "BenchServer":
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(  # noqa: S603
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    self.app,
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                    "--no-access-log",
-                    "--lifespan",
-                    "on",
-                ],
-                cwd=REPO_ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=log,
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"the server exited at start; see {self.log_path}")
-            try:
-                httpx.get(self.base + "/health", timeout=1)
-                return self
-            except httpx.TransportError:
-                time.sleep(0.1)
-        self.stop()
-        raise SystemExit(f"the server did not start within 60 s; see {self.log_path}")
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def stop(self) -> None:
-        """SIGTERM (the lifespan's shutdown runs), then SIGKILL if it lingers."""
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-
-
 def start_server(
     args: argparse.Namespace, database: BenchDatabase, log_path: Path, **extra_env: str
-) -> BenchServer:
-    return BenchServer({**database.env, **extra_env}, args.asgi_app, log_path).start()
+) -> harness.Server:
+    """uvicorn as scripts/serve runs it, one process (no --workers), the ASGI application
+    a parameter."""
+    return harness.start_chatapp(
+        {**database.env, **extra_env}, log_path, app=args.asgi_app, module=True
+    )
 
 
 def proc_status(pid: int) -> dict[str, int]:
@@ -500,16 +410,11 @@ class Percentiles:
     def of(cls, samples_ns: list[int]) -> "Percentiles":
         ordered = sorted(samples_ns)
         return cls(
-            p50_ms=nearest_rank(ordered, 50) / 1e6,
-            p99_ms=nearest_rank(ordered, 99) / 1e6,
+            p50_ms=harness.nearest_rank(ordered, 50) / 1e6,
+            p99_ms=harness.nearest_rank(ordered, 99) / 1e6,
             max_ms=ordered[-1] / 1e6,
             count=len(ordered),
         )
-
-
-def nearest_rank(ordered: list, percent: float):
-    """The smallest sample at or above `percent` % of them."""
-    return ordered[max(math.ceil(percent / 100 * len(ordered)) - 1, 0)]
 
 
 # The control path: chatapp with its periodic progress save (an UPDATE and a NOTIFY, every
@@ -556,7 +461,7 @@ class LatencyResult:
 
 def measure_latency(args: argparse.Namespace, database: BenchDatabase, work: Path, token: str):
     fake = FakeProcess(args.chunks, args.tokens_per_second)
-    servers: dict[str, BenchServer] = {}
+    servers: dict[str, harness.Server] = {}
     clients: dict[str, httpx.Client] = {}
     upstream = {"OPENAI_BASE_URL": fake.base_url, "OPENAI_MODEL": MODEL, "OPENAI_API_KEY": API_KEY}
     names = ["direct", "chatapp"] + ([] if args.no_control else ["control"])
@@ -631,7 +536,7 @@ class EventStream:
     writer: asyncio.StreamWriter | None = None
     opened: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def hold(self, port: int, marker: dict[str, bytes]) -> None:
+    async def hold(self, port: int, marker: dict[str, int]) -> None:
         try:
             await self._hold(port, marker)
         except (OSError, asyncio.IncompleteReadError, ValueError) as error:
@@ -639,7 +544,7 @@ class EventStream:
         finally:
             self.opened.set()
 
-    async def _hold(self, port: int, marker: dict[str, bytes]) -> None:
+    async def _hold(self, port: int, marker: dict[str, int]) -> None:
         reader, self.writer = await asyncio.open_connection("127.0.0.1", port, limit=2**20)
         self.writer.write(
             (
@@ -671,12 +576,14 @@ class EventStream:
             buffer += data
             while b"\n\n" in buffer:
                 event, buffer = buffer.split(b"\n\n", 1)
-                wanted = marker.get("value")
+                # Events carry no message text: the broadcast is known by its seq.
+                wanted = marker.get("seq")
                 if (
-                    wanted
+                    wanted is not None
                     and self.received_at is None
                     and b"event: message.created" in event
-                    and wanted in event
+                    and (found := EVENT_SEQ.search(event))
+                    and int(found[1]) == wanted
                 ):
                     self.received_at = now
 
@@ -741,15 +648,21 @@ async def close_streams(streams: list[EventStream], tasks: list[asyncio.Task]) -
 
 
 async def broadcast(
-    server: BenchServer, token: str, conversation_id: str, streams: list[EventStream], marker: dict
+    server: harness.Server,
+    token: str,
+    conversation_id: str,
+    streams: list[EventStream],
+    marker: dict,
 ) -> tuple[float, int, str | None]:
     """Post a message into the conversation; wait until every open stream has its
     message.created event (or 30 s). (post time, streams that got it, the post's failure)."""
     value = f"broadcast-{uuid.uuid4().hex}"
-    marker["value"] = value.encode()
     async with httpx.AsyncClient(
         base_url=server.base, headers={"Authorization": f"Bearer {token}"}, timeout=30
     ) as api:
+        # Nothing else posts into the group: the broadcast takes the next seq.
+        shown = await api.get(f"/api/v1/conversations/{conversation_id}")
+        marker["seq"] = shown.json()["message_count"] + 1
         posted_at = time.monotonic()
         response = await api.post(
             f"/api/v1/conversations/{conversation_id}/messages", json={"content": value}
@@ -766,7 +679,7 @@ async def broadcast(
 
 
 async def _measure_streams(
-    args: argparse.Namespace, database: BenchDatabase, server: BenchServer, setup: dict
+    args: argparse.Namespace, database: BenchDatabase, server: harness.Server, setup: dict
 ) -> StreamsResult:
     pid = server.pid
     tokens = setup["tokens"]
@@ -781,7 +694,7 @@ async def _measure_streams(
     probe = min(10, result.total)
     settle = 2.0
     before_probe = snapshot(pid, database)
-    marker: dict[str, bytes] = {}
+    marker: dict[str, int] = {}
     streams, tasks = await open_streams(
         server.port, [tokens[i % len(tokens)] for i in range(probe)], marker
     )
@@ -1200,7 +1113,7 @@ The client holds the streams over raw sockets (asyncio) and reads every event.
   (`DATABASE_CONN_MAX_AGE` 600, `STREAM_SAVE_INTERVAL_MS` 250,
   `EVENTS_HEARTBEAT_SECONDS` 15); {db_text}; a fresh server process for each of the two
   measurements.{_changes_note(args)}
-- **Machine:** {os.cpu_count()} cores ({report.cpu_model()}), {platform.system()}
+- **Machine:** {os.cpu_count()} cores ({harness.cpu_model()}), {platform.system()}
   {platform.release()}; Python {platform.python_version()}, Django {django.get_version()},
   httpx {httpx.__version__}. The fake server, the server, PostgreSQL and the client share
   the cores.
@@ -1217,10 +1130,6 @@ def _changes_note(args: argparse.Namespace) -> str:
     if not changes:
         return ""
     return "\n- **Not the project as it is:** this run gave the server " + ", ".join(changes) + "."
-
-
-def write_section(path: Path, text: str) -> None:
-    report.write_section(path, text, start=SECTION_START, end=SECTION_END)
 
 
 def server_loop() -> str:
@@ -1259,7 +1168,12 @@ def main() -> None:
         if not args.keep_database:
             database.drop()
     print(targets_table(latency, streams))
-    write_section(args.output, section(args, database, latency, streams, facts))
+    harness.write_section(
+        args.output,
+        section(args, database, latency, streams, facts),
+        start=SECTION_START,
+        end=SECTION_END,
+    )
     print(f"Wrote {args.output}.")
     shutil.rmtree(work, ignore_errors=True)
 

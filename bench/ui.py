@@ -39,34 +39,24 @@ What it does, in order:
 """
 
 import argparse
-import logging
 import os
 import platform
 import random
 import re
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import harness  # bench/harness.py (the script's own folder is on sys.path)
 import httpx
-import psycopg
-import report  # bench/report.py (the script's own folder is on sys.path)
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from seed import WORD_WEIGHTS, WORDS
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/chatapp_bench_ui"
 DEFAULT_SQLITE = Path(tempfile.gettempdir()) / "chatapp_bench_ui.sqlite3"
-DEFAULT_OUTPUT = REPO_ROOT / "docs" / "benchmarks.md"
+DEFAULT_OUTPUT = harness.DOCS_PATH
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -76,8 +66,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
-SECTION_START = "<!-- bench/ui.py: start -->"
-SECTION_END = "<!-- bench/ui.py: end -->"
+SECTION_START, SECTION_END = harness.markers("bench/ui.py")
 
 USERNAME = "bench_ui"
 PEER_USERNAME = "bench_ui_peer"
@@ -137,46 +126,8 @@ def spec_of(args: argparse.Namespace) -> dict:
     }
 
 
-def _admin(url: str) -> tuple[str, str]:
-    params = conninfo_to_dict(url)
-    if not params.get("dbname"):
-        raise SystemExit(f"The database URL names no database: {url}")
-    return params["dbname"], make_conninfo(**{**params, "dbname": "postgres"})
-
-
-def postgres_database_exists(url: str) -> bool:
-    name, admin = _admin(url)
-    with psycopg.connect(admin, autocommit=True) as connection:
-        return bool(
-            connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        )
-
-
-def postgres_recreate(url: str, *, drop: bool) -> None:
-    name, admin = _admin(url)
-    with psycopg.connect(admin, autocommit=True) as connection:
-        if drop:
-            connection.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-            print(f"Dropped the database {name}.")
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        print(f"Created the database {name}.")
-
-
 def setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "chatapp.settings"
-    os.environ.setdefault("SECRET_KEY", f"bench-only-{uuid.uuid4().hex}")
-    os.environ["DEBUG"] = "false"
-    os.environ["SECURE_SSL_REDIRECT"] = "false"
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT))
-    import django
-
-    django.setup()
-    # The project's logging config logs every httpx request at INFO: not here.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    harness.setup_django(url)
 
 
 def seed_state(spec: dict) -> str:
@@ -207,10 +158,10 @@ def prepare_database(args: argparse.Namespace) -> bool:
         args.sqlite.parent.mkdir(parents=True, exist_ok=True)
         if args.reseed and args.sqlite.exists():
             args.sqlite.unlink()
-    elif not postgres_database_exists(url):
-        postgres_recreate(url, drop=False)
+    elif not harness.database_exists(url):
+        harness.create_database(url)
     elif args.reseed:
-        postgres_recreate(url, drop=True)
+        harness.create_database(url, drop=True)
     setup_django(url)
     state = seed_state(spec)
     if state == "seeded":
@@ -230,7 +181,7 @@ def prepare_database(args: argparse.Namespace) -> bool:
         if args.sqlite:
             args.sqlite.unlink()
         else:
-            postgres_recreate(url, drop=True)
+            harness.create_database(url, drop=True)
     migrate()
     return True
 
@@ -436,123 +387,23 @@ def database_label(args: argparse.Namespace) -> str:
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         version = cursor.fetchone()[0]
-    name = conninfo_to_dict(args.database_url).get("dbname")
+    name, _ = harness.admin_conninfo(args.database_url)
     return f"PostgreSQL {version.split()[0]} (database `{name}`)"
 
 
 # --- the server ------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def start_server(url: str, workdir: Path) -> harness.Server:
+    """The real server, one worker, DEBUG off, its static files collected in `workdir`."""
+    env = harness.server_environment(url, workdir, LOG_LEVEL="WARNING")
+    harness.manage(env, "collectstatic", "--noinput", "-v0")
+    return harness.start_chatapp(env, workdir / "server.log", workers=1, module=True)
 
 
-@dataclass
-class Server:
-    process: subprocess.Popen
-    port: int
-    log_path: Path
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text().splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        """Stop the server this script started: its own process group, by its id."""
-        if self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-
-def start_server(url: str, workdir: Path) -> Server:
-    port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "chatapp.settings",
-        "DATABASE_URL": url,
-        "DEBUG": "false",
-        "SECRET_KEY": f"bench-only-{uuid.uuid4().hex}{uuid.uuid4().hex}",
-        "SECURE_SSL_REDIRECT": "false",
-        "SECURE_COOKIES": "false",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DATA_DIR": str(workdir),
-        "STATIC_ROOT": str(workdir / "static"),
-        "LOG_LEVEL": "WARNING",
-    }
-    collected = subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if collected.returncode:
-        raise SystemExit(f"collectstatic failed:\n{collected.stderr}")
-    log_path = workdir / "server.log"
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "chatapp.asgi:application",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        "--lifespan",
-        "on",
-        "--no-server-header",
-        "--no-access-log",
-    ]
-    process = subprocess.Popen(  # noqa: S603
-        command,
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=log_path.open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    server = Server(process=process, port=port, log_path=log_path)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"The server exited at start:\n{server.log_tail()}")
-        try:
-            if httpx.get(server.base + "/health", timeout=2).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    server.stop()
-    raise SystemExit(f"The server did not answer /health within 60 s:\n{server.log_tail()}")
-
-
-def sign_in(server: Server) -> httpx.Client:
+def sign_in(server: harness.Server) -> httpx.Client:
     """An httpx client signed in through the login form, as a browser would be."""
-    client = httpx.Client(base_url=server.base, timeout=60)
-    page = client.get("/accounts/login/")
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
-    assert token, "no CSRF token on the login page"
-    answer = client.post(
-        "/accounts/login/",
-        data={"username": USERNAME, "password": PASSWORD, "csrfmiddlewaretoken": token[1]},
-    )
-    assert answer.status_code == 302, f"sign-in failed: {answer.status_code}"
-    return client
+    return harness.sign_in_page(server.base, USERNAME, PASSWORD)
 
 
 # --- measuring -------------------------------------------------------------------------------
@@ -609,7 +460,7 @@ def paint(context, url: str) -> dict:
         page.close()
 
 
-def check_one_page(context, server: Server, thread: Measures, newest: int) -> None:
+def check_one_page(context, server: harness.Server, thread: Measures, newest: int) -> None:
     """The thread's DOM after load: the newest THREAD_PAGE rows and no more."""
     page = context.new_page()
     page.goto(server.base + thread.path, wait_until="load")
@@ -626,7 +477,7 @@ def check_one_page(context, server: Server, thread: Measures, newest: int) -> No
     )
 
 
-def measure(server: Server, client: httpx.Client, facts: dict, args: argparse.Namespace):
+def measure(server: harness.Server, client: httpx.Client, facts: dict, args: argparse.Namespace):
     from playwright.sync_api import sync_playwright
 
     newest = facts["thread_messages"]
@@ -710,13 +561,8 @@ def measure(server: Server, client: httpx.Client, facts: dict, args: argparse.Na
 # --- the report ------------------------------------------------------------------------------
 
 
-def nearest_rank(values: list[float], percent: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, -(-len(ordered) * percent // 100) - 1))]
-
-
 def summary(values: list[float]) -> str:
-    return f"{statistics.median(values):.0f} / {nearest_rank(values, 90):.0f}"
+    return f"{statistics.median(values):.0f} / {harness.nearest_rank(sorted(values), 90):.0f}"
 
 
 @dataclass
@@ -728,7 +574,7 @@ class Run:
     runs: int
     warmup: int
     load: tuple[float, float]
-    cpu: "report.CpuShare | None"
+    cpu: "harness.CpuShare | None"
     measured: str
 
 
@@ -757,7 +603,7 @@ def section(run: Run) -> str:
         browser_share = [e["fcp"] - e["ttfb"] for e in page.cold]
         if not page.floor:
             met = median(cold) < TARGET_MS
-            p90 = nearest_rank(cold, 90)
+            p90 = harness.nearest_rank(sorted(cold), 90)
             verdicts.append(
                 f"- {page.label}: first contentful paint **{median(cold):.0f} ms** at the "
                 f"median in a fresh browser (p90 {p90:.0f} ms; server "
@@ -834,7 +680,7 @@ another user, is unread), {facts["messages"]:,} messages in all, one thread of
 inline code and highlighted code blocks in the answers, written through the services,
 then `ANALYZE`. {run.database}; the real server (`uvicorn chatapp.asgi:application`, one
 worker, DEBUG off) on loopback; Chromium {run.chromium}, headless, viewport 1280x800.
-Machine: {os.cpu_count()} cores ({report.cpu_model()}), {platform.system()} {platform.release()},
+Machine: {os.cpu_count()} cores ({harness.cpu_model()}), {platform.system()} {platform.release()},
 Python {platform.python_version()}; load average {run.load[0]:.2f} before the runs,
 {run.load[1]:.2f} after (the benchmark's own processes){cpu_note}; the server, the database
 and Chromium share the cores.{load_note}
@@ -844,10 +690,6 @@ and Chromium share the cores.{load_note}
 ```
 {SECTION_END}
 """
-
-
-def write_section(path: Path, text: str) -> None:
-    report.write_section(path, text, start=SECTION_START, end=SECTION_END)
 
 
 def main() -> None:
@@ -868,9 +710,9 @@ def main() -> None:
         server = start_server(database_url(args), Path(workdir))
         try:
             client = sign_in(server)
-            load_before, counters_before = os.getloadavg()[0], report.cpu_counters()
+            load_before, counters_before = harness.load_average(), harness.cpu_counters()
             pages, chromium = measure(server, client, facts, args)
-            load_after, counters_after = os.getloadavg()[0], report.cpu_counters()
+            load_after, counters_after = harness.load_average(), harness.cpu_counters()
             client.close()
         finally:
             server.stop()
@@ -882,11 +724,11 @@ def main() -> None:
         runs=args.runs,
         warmup=args.warmup,
         load=(load_before, load_after),
-        cpu=report.CpuShare.between(counters_before, counters_after),
+        cpu=harness.CpuShare.between(counters_before, counters_after),
         measured=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
     text = section(run)
-    write_section(args.output, text)
+    harness.write_section(args.output, text, start=SECTION_START, end=SECTION_END)
     print(text)
     print(f"Wrote the bench/ui.py section of {args.output}.")
 
