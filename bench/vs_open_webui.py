@@ -759,9 +759,8 @@ def analyze_note(args: argparse.Namespace) -> str:
     if args.analyze:
         return (
             "The PostgreSQL database is analysed (`ANALYZE`) after the seeding, as autovacuum "
-            "would do after imports of this size: this machine's server runs with autovacuum "
-            "off, and with no statistics the planner reads the new conversations worse "
-            "(`--no-analyze` measures that)."
+            "would do after imports of this size (this machine's server runs with autovacuum "
+            "off); `--no-analyze` measures the planner without statistics."
         )
     return (
         "**Not analysed** (`--no-analyze`): the planner has no statistics on the seeded "
