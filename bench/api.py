@@ -905,7 +905,7 @@ def section(run: Run) -> str:
     return f"""{SECTION_START}
 ## The API under load: conversation list, thread pages, posting, search
 
-Written by `bench/api.py` on {measured}; run it again to refresh this section.
+{harness.written_by("bench/api.py", measured)}
 
 Targets (issue 3). With {args.connections} clients on {args.workers} worker
 process{"es" if args.workers != 1 else ""} and {os.cpu_count()} cores, every request queues

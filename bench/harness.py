@@ -21,6 +21,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -432,6 +433,18 @@ def write_script_section(path: Path, script: str, body: str) -> None:
     """Write `body` (without markers) as the section of `script` in `path`."""
     start, end = markers(script)
     write_section(path, f"{start}\n{body.strip()}\n{end}\n", start=start, end=end)
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def written_by(script: str, measured: str | None = None) -> str:
+    """The line under a section's title: the script that wrote it, when, and what it ran."""
+    return (
+        f"Written by `{script}` on {measured or now_utc()}, measuring commit {git_commit()}; "
+        "run it again to refresh this section."
+    )
 
 
 def verdict(met: bool | None) -> str:

@@ -215,7 +215,7 @@ def section(result: Result) -> str:
     return f"""{SECTION_START}
 ## Posting a message: `message_post` against a raw INSERT
 
-Written by `bench/post_message.py` on {measured}; run it again to refresh this section.
+{harness.written_by("bench/post_message.py", measured)}
 
 {table(result)}
 

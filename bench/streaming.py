@@ -1074,7 +1074,7 @@ def section(
     return f"""{SECTION_START}
 ## Streaming: latency added to each token, and 500 open `/events` streams
 
-Written by `bench/streaming.py` on {measured}; run it again to refresh this section.
+{harness.written_by("bench/streaming.py", measured)}
 
 ### Targets
 

@@ -641,7 +641,7 @@ def section(run: Run) -> str:
     return f"""{SECTION_START}
 ## The browser UI: first contentful paint (`bench/ui.py`)
 
-Written by `bench/ui.py` on {run.measured}; run it again to refresh this section.
+{harness.written_by("bench/ui.py", run.measured)}
 
 {chr(10).join(verdicts)}
 
