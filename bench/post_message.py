@@ -246,11 +246,26 @@ What each side does:
 
 The ratio is the price of the invariants (gap-free `seq` under concurrency, counters that
 match the messages, idempotent retries) and of the four other writes and the NOTIFY over
-the cheapest possible write of one row. Target (issue 13): within 3x. **Not met** by a
-little: with one round trip left, what remains is PostgreSQL's own work (planning one
-larger statement, five rows written, a NOTIFY) and Python's validation, not round trips.
+the cheapest possible write of one row. {verdict(result)}
 {SECTION_END}
 """
+
+
+TARGET_RATIO = 3.0  # issue 13: the service within 3x of the raw INSERT
+
+
+def verdict(result: Result) -> str:
+    ratio = result.service.median_us / result.raw.median_us
+    if ratio <= TARGET_RATIO:
+        return (
+            f"Target (issue 13): within {TARGET_RATIO:.0f}x at the median. **Met** ({ratio:.1f}x)."
+        )
+    return (
+        f"Target (issue 13): within {TARGET_RATIO:.0f}x at the median. **Not met** "
+        f"({ratio:.1f}x): with one round trip left, what remains is PostgreSQL's own work "
+        "(planning one larger statement, five rows written, a NOTIFY) and Python's "
+        "validation; on a loaded machine the ratio moves by half a point either way."
+    )
 
 
 def main() -> None:
