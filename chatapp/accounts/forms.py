@@ -72,4 +72,6 @@ THEMES = [("system", "Like the system"), ("light", "Light"), ("dark", "Dark")]
 
 
 class ThemeForm(forms.Form):
-    theme = forms.ChoiceField(choices=THEMES)
+    # Radios: the settings page lays out one labelled choice each (a select's options
+    # inside labels showed each choice twice and sent nothing).
+    theme = forms.ChoiceField(choices=THEMES, widget=forms.RadioSelect)
