@@ -399,3 +399,16 @@ def test_an_imported_image_is_shown_in_its_message_for_participants_only(
     assert f'<img src="/artifacts/{other.pk}"' not in body
 
     assert browser_for(charlie).get(f"/artifacts/{image.pk}").status_code == 404
+
+
+def test_a_sidebar_row_ends_with_no_dot_when_the_last_turn_has_no_text(browser_for, alice):
+    """An errored, empty assistant turn last: the row shows its time alone (issue 14)."""
+    conversation, _ = services.conversation_create(creator=alice, kind="assistant", title="Q")
+    services.message_post(conversation=conversation, sender=alice, content="Hello?")
+    turn = services.assistant_message_start(conversation=conversation, agent=None)
+    services.assistant_message_finish(
+        message=turn, content="", status="error", error="No model.", error_type="upstream_error"
+    )
+    html = browser_for(alice).get("/sidebar").content.decode()
+    row = re.search(r'<span class="meta">(.*?)</span>', html, re.S).group(1)
+    assert row.strip().endswith("</time>"), row
