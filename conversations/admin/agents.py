@@ -15,7 +15,8 @@ class AgentAdmin(CheckedSelectionMixin, admin.ModelAdmin):
     list_filter = ["is_active", "provider"]
     search_fields = ["name", "slug", "workspace__name", "workspace__slug", "model"]
     list_select_related = ["workspace"]
-    raw_id_fields = ["workspace"]
+    # A searchable select that names the workspace (a raw id field showed its UUID).
+    autocomplete_fields = ["workspace"]
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["created_at", "updated_at"]
     # A scheme-less URL typed in means https:// (Django 6's default, asked for now).

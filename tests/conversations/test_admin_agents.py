@@ -2,6 +2,7 @@
 
 import pytest
 from django.test import Client
+from django.utils.html import escape
 
 from conversations.models import Agent
 
@@ -60,3 +61,11 @@ def test_non_staff_cannot_reach_the_agent_admin(alice):
     client = Client()
     client.force_login(alice)
     assert client.get("/admin/conversations/agent/").status_code == 302
+
+
+def test_the_agent_page_names_its_workspace(staff_client, alice):
+    workspace = alice.default_workspace
+    agent = Agent.objects.create(workspace=workspace, name="Helper", slug="helper", model="m")
+    page = staff_client.get(f"/admin/conversations/agent/{agent.pk}/change/").content.decode()
+    assert f'<option value="{workspace.pk}" selected>{escape(workspace.name)}</option>' in page
+    assert f'value="{workspace.pk}"' not in page.replace(f'<option value="{workspace.pk}"', "")
