@@ -4,6 +4,7 @@ links); static/js/app.js adds live updates, streaming and in-place posting on to
 
 import uuid
 
+from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryDict
@@ -302,6 +303,12 @@ def act(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
             services.participant_set_flags(
                 conversation=conversation, user=user, archived=action == "archive"
             )
+            flash.success(
+                request,
+                "Archived: you will find it under Archived in the sidebar."
+                if action == "archive"
+                else "Back in your recent conversations.",
+            )
         elif action in ("complete", "reopen"):
             services.conversation_update(
                 conversation=conversation,
@@ -310,11 +317,21 @@ def act(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
             )
         elif action == "delete":
             services.conversation_delete(conversation=conversation, actor=user)
-            flash.success(request, "Moved to the trash.")
+            flash.success(
+                request,
+                f"Moved to the trash. You can restore it from Trash for {settings.RETENTION_DAYS}"
+                " days; then it is removed for good.",
+            )
             return redirect("conversations:home")
         elif action == "restore":
             services.conversation_restore(conversation=conversation, actor=user)
-            flash.success(request, "Restored.")
+            archived = conversation.participant.archived_at is not None
+            flash.success(
+                request,
+                "Restored, to Archived, where it was before."
+                if archived
+                else "Restored to your recent conversations.",
+            )
     except ChatError as error:
         flash.error(request, error.message)
     return redirect("conversations:thread", conversation_id=conversation.pk)

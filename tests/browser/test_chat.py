@@ -242,6 +242,7 @@ def test_rename_pin_archive_delete_and_restore(open_page, people):
     assert "Quarterly plans" in sidebar_titles(page, "Recent")
 
     actions(page).get_by_role("button", name="Archive", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("under Archived")
     expect(actions(page).get_by_role("button", name="Unarchive")).to_be_visible()
     assert "Quarterly plans" not in sidebar_titles(page, "Recent")
     page.locator("#sidebar").get_by_role("link", name="Archived").click()
@@ -250,15 +251,24 @@ def test_rename_pin_archive_delete_and_restore(open_page, people):
     actions(page).get_by_role("button", name="Unarchive").click()
     assert "Quarterly plans" in sidebar_titles(page, "Recent")
 
+    # Deleting asks first: "Cancel" keeps it where it is.
+    questions = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    actions(page).get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Quarterly plans")
+    assert questions == ["Move “Quarterly plans” to the trash?"]
+    assert "Quarterly plans" in sidebar_titles(page, "Recent")
+    page.once("dialog", lambda dialog: dialog.accept())
     actions(page).get_by_role("button", name="Delete").click()
     expect(page.get_by_role("status")).to_contain_text("Moved to the trash.")
+    expect(page.get_by_role("status")).to_contain_text("restore it from Trash")
     assert "Quarterly plans" not in sidebar_titles(page, "Recent")
     page.locator("#sidebar").get_by_role("link", name="Trash").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Trash")
     assert sidebar_titles(page, "Trash") == ["Quarterly plans"]
     item = page.locator("#sidebar .conversation-item", has_text="Quarterly plans")
     item.get_by_role("button", name="Restore").click()
-    expect(page.get_by_role("status")).to_contain_text("Restored.")
+    expect(page.get_by_role("status")).to_contain_text("Restored to your recent conversations.")
     expect(page.get_by_role("heading", level=1)).to_have_text("Quarterly plans")
     assert "Quarterly plans" in sidebar_titles(page, "Recent")
     page.goto("/?section=trash")

@@ -412,3 +412,16 @@ def test_a_sidebar_row_ends_with_no_dot_when_the_last_turn_has_no_text(browser_f
     html = browser_for(alice).get("/sidebar").content.decode()
     row = re.search(r'<span class="meta">(.*?)</span>', html, re.S).group(1)
     assert row.strip().endswith("</time>"), row
+
+
+def test_restoring_says_where_the_conversation_went(browser_for, alice, group):
+    client = browser_for(alice)
+    act = f"/c/{group.pk}/act"
+    client.post(act, {"action": "archive"})
+    client.post(act, {"action": "delete"})
+    page = client.post(act, {"action": "restore"}, follow=True).content.decode()
+    assert "Restored, to Archived, where it was before." in page
+    client.post(act, {"action": "unarchive"})
+    client.post(act, {"action": "delete"})
+    page = client.post(act, {"action": "restore"}, follow=True).content.decode()
+    assert "Restored to your recent conversations." in page
