@@ -425,3 +425,12 @@ def test_restoring_says_where_the_conversation_went(browser_for, alice, group):
     client.post(act, {"action": "delete"})
     page = client.post(act, {"action": "restore"}, follow=True).content.decode()
     assert "Restored to your recent conversations." in page
+
+
+def test_the_trash_shows_when_and_what_each_conversation_was(browser_for, alice, group, post):
+    post(group, "The budget for the offsite.", sender=alice)
+    services.conversation_delete(conversation=group, actor=alice)
+    html = browser_for(alice).get("/?section=trash").content.decode()
+    row = re.search(r'<li class="conversation-item.*?</li>', html, re.S).group(0)
+    assert "Plans" in row and "last active" in row and "<time" in row
+    assert "The budget for the offsite." in row
