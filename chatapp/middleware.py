@@ -1,15 +1,18 @@
 """Middleware of every request: under /api/, every error answer has the SPEC's envelope,
 even those Django or ninja make before our handlers run (an unknown route, a wrong method);
-input no database can store (a NUL character) is refused before any view; and the pages'
-Content-Security-Policy."""
+input no database can store (a NUL character) is refused before any view; the pages'
+Content-Security-Policy; and the pages' own 404, even with DEBUG on."""
 
 import json
 import re
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import bad_request
+
+from chatapp.errors import not_found_page
 
 API_PREFIX = "/api/"
 
@@ -237,3 +240,34 @@ class UnstorableInputMiddleware:
         if request.content_type not in _FORM_TYPES:
             return []
         return _querydict_problems(request.POST)
+
+
+# --- our 404 page, DEBUG or not --------------------------------------------------------------
+
+
+class HtmlNotFoundMiddleware:
+    """Pages (not /api/) answer a missing thing with our 404 page (chatapp/errors.py) even
+    with DEBUG on, where Django would show its debug page listing every URL pattern: what
+    ./scripts/serve shows a person opening a trashed conversation's old link. A view's
+    Http404 is caught in process_exception; a path no route matches never reaches a view, so
+    its debug page is replaced on the way out (request.resolver_match is still None then).
+    With DEBUG off, Django's handler404 renders the same page."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code == 404
+            and settings.DEBUG
+            and request.resolver_match is None
+            and not request.path.startswith(API_PREFIX)
+        ):
+            return not_found_page(request)
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception):
+        if isinstance(exception, Http404) and not request.path.startswith(API_PREFIX):
+            return not_found_page(request, exception)
+        return None

@@ -98,6 +98,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "chatapp.middleware.ApiErrorEnvelopeMiddleware",
     "chatapp.middleware.ContentSecurityPolicyMiddleware",
+    "chatapp.middleware.HtmlNotFoundMiddleware",
     # Last: its process_view runs after the CSRF check (chatapp/middleware.py).
     "chatapp.middleware.UnstorableInputMiddleware",
 ]
@@ -203,6 +204,8 @@ if env_bool("TRUST_X_FORWARDED_PROTO", False):
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# A refused form shows our 403 page (chatapp/errors.py), not Django's bare one.
+CSRF_FAILURE_VIEW = "chatapp.errors.csrf_failure"
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)

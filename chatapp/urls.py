@@ -41,6 +41,11 @@ urlpatterns = [
     path("", include("conversations.urls")),
 ]
 
+# Our error pages (chatapp/errors.py); under /api/ every error is JSON instead.
+handler403 = "chatapp.errors.forbidden_page"
+handler404 = "chatapp.errors.not_found_page"
+handler500 = "chatapp.errors.server_error_page"
+
 # Benchmark only: bench/api.py sets CHATAPP_BENCH_FLOOR=1 for the server it starts, to measure
 # empty django-ninja views beside the real API (bench/floor.py). Never set in a normal run.
 if os.environ.get("CHATAPP_BENCH_FLOOR") == "1":

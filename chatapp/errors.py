@@ -1,0 +1,45 @@
+"""Our own error pages: 404, 403 (a permission refused, or a CSRF failure) and 500.
+
+The pages (templates/404.html, 403.html, 500.html) extend base.html. Under /api/ none of
+them is used: chatapp/middleware.py gives every API error the JSON envelope. Django shows
+its debug 404, which lists the URL patterns, when DEBUG is on (as ./scripts/serve runs);
+HtmlNotFoundMiddleware (chatapp/middleware.py) shows ours instead, so what a person sees for a
+missing, trashed or someone else's conversation is the same everywhere.
+"""
+
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseServerError
+from django.template import loader
+from django.views.defaults import page_not_found
+
+from chatapp.accounts.views import theme
+
+NOT_FOUND_TEMPLATE = "404.html"
+FORBIDDEN_TEMPLATE = "403.html"
+SERVER_ERROR_TEMPLATE = "500.html"
+
+
+def not_found_page(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """The 404 page, with the request's context (the person signed in, their theme). What
+    the exception says is not shown: "no such conversation" and "not yours" read the same."""
+    return page_not_found(request, exception, template_name=NOT_FOUND_TEMPLATE)
+
+
+def forbidden_page(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler403: a view refused (PermissionDenied)."""
+    return HttpResponseForbidden(loader.render_to_string(FORBIDDEN_TEMPLATE, {}, request))
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: the same 403 page, saying what usually causes it (a form left open
+    across a sign-out or a server restart). Django's own reason is for the log, not the page."""
+    return HttpResponseForbidden(
+        loader.render_to_string(FORBIDDEN_TEMPLATE, {"csrf_failure": True}, request)
+    )
+
+
+def server_error_page(request: HttpRequest) -> HttpResponse:
+    """handler500. Rendered without the request's context processors: whatever failed (the
+    database, the session) must not fail again here. Only the theme is read, from its
+    cookie."""
+    context = {"theme": theme(request)["theme"]}
+    return HttpResponseServerError(loader.render_to_string(SERVER_ERROR_TEMPLATE, context))
