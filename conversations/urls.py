@@ -15,5 +15,6 @@ urlpatterns = [
     path("c/<uuid:conversation_id>/act", views.act, name="act"),
     path("m/<uuid:message_id>/report", views.report, name="report"),
     path("m/<uuid:message_id>/delete", views.delete_message, name="delete_message"),
+    path("m/<uuid:message_id>/retry", views.retry, name="retry"),
     path("artifacts/<uuid:artifact_id>", views.artifact, name="artifact"),
 ]

@@ -4,6 +4,7 @@ links); static/js/app.js adds live updates, streaming and in-place posting on to
 
 import uuid
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
@@ -15,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from chatapp import ratelimit
 from chatapp.accounts.views import rate_limited_page
 from conversations import selectors, services
+from conversations.assistant.generation import prepare_reply, start_generation
 from conversations.downloads import artifact_response
 from conversations.exceptions import BadCursor, ChatError, NotFound, RateLimited
 from conversations.forms import ConversationForm, MessageForm, RenameForm, ReportForm
@@ -386,6 +388,37 @@ def delete_message(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
     return redirect(
         reverse("conversations:thread", args=[message.conversation_id]) + f"#m{message.seq}"
     )
+
+
+@login_required
+@require_POST
+async def retry(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
+    """Retry an assistant turn that ended in error: the button in its error note, which
+    works without JavaScript. The turn is regenerated in its place, as Regenerate does
+    (`prepare_reply`, within the same REPLY_RATE_LIMIT), and the thread shown at it; the
+    reply is written by a task of the server's loop, owned by no request, and reaches the
+    page through the live events. Only the conversation's last turn can be retried."""
+    message = await sync_to_async(_message_or_404)(request, message_id)
+    back = reverse("conversations:thread", args=[message.conversation_id]) + f"#m{message.seq}"
+    if message.seq != message.conversation.message_count:
+        flash.error(request, "Only the last reply can be retried.")
+        return redirect(back)
+    user = await request.auser()
+    limit_key = str(user.pk)
+    try:
+        await sync_to_async(ratelimit.check)(ratelimit.REPLIES, limit_key)
+        prepared = await sync_to_async(prepare_reply)(
+            user=user, conversation_id=message.conversation_id, regenerate=True
+        )
+    except RateLimited as error:
+        flash.error(request, ratelimit.page_message(error))
+    except ChatError as error:
+        flash.error(request, error.message)
+    else:
+        if not prepared.failed:  # else it is saved as error again, saying why
+            await sync_to_async(ratelimit.record)(ratelimit.REPLIES, limit_key)
+            start_generation(prepared)
+    return redirect(back)
 
 
 @login_required

@@ -118,7 +118,7 @@ def world(alice, bob, charlie, group, post, settings):
     for limit in ratelimit.ALL_LIMITS:
         setattr(settings, limit.count_setting, 1_000_000)
     settings.ALLOW_REGISTRATION = True
-    # No endpoint: a reply is refused (409) before any generation starts.
+    # No endpoint: a reply is saved as error (not_configured) at once; no generation starts.
     settings.OPENAI_BASE_URL = ""
     rich_conversation(alice, bob, group, post)
     message = post(group, "alice's words")

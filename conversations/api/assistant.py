@@ -4,12 +4,12 @@ import asyncio
 import uuid
 
 from asgiref.sync import sync_to_async
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from ninja import Router, Status
 
 from chatapp import ratelimit
 from conversations import selectors, services
-from conversations.assistant.generation import prepare_reply, start_generation
+from conversations.assistant.generation import last_event, prepare_reply, start_generation
 from conversations.live.access import (
     CLOSING_EVENT,
     AccessWatch,
@@ -49,7 +49,10 @@ async def reply(request: HttpRequest, conversation_id: uuid.UUID, payload: Reply
     `message.created`, then `delta` (`{"text"}` or `{"reasoning"}`) and `part` events, then
     `message.completed` or `error`. The reply is saved as it streams and finishes even if
     this connection drops. `{"regenerate": true}` replaces the last assistant turn.
-    409 when no endpoint is configured or a reply is already being written; 429 after
+    With no model endpoint configured the turn is still saved, as error `not_configured`
+    saying which variables to set (`message.created`, then `error` at once), so that it
+    can be regenerated once one is. 409 when there is nothing to answer or a reply is
+    already being written; 429 after
     REPLY_RATE_LIMIT replies in REPLY_RATE_WINDOW_SECONDS. The stream ends early with
     `access.revoked` (`{"reason", "message"}`) within seconds of its access ending: the
     token or session that opened it ended, the account was suspended, or the caller left
@@ -62,6 +65,13 @@ async def reply(request: HttpRequest, conversation_id: uuid.UUID, payload: Reply
         conversation_id=conversation_id,
         regenerate=bool(payload and payload.regenerate),
     )
+    if prepared.failed:  # no endpoint: the turn is saved as error, nothing went upstream
+        ending = last_event(prepared.message)
+        return HttpResponse(
+            sse("message.created", prepared.summary) + sse(ending["type"], ending["data"]),
+            content_type="text/event-stream",
+            headers=SSE_HEADERS,
+        )
     await sync_to_async(ratelimit.record)(ratelimit.REPLIES, limit_key)
     message_id = str(prepared.message.pk)
     access = StreamAccess.of_request(request, conversation_id=conversation_id)

@@ -84,16 +84,20 @@ def upstream_client() -> httpx.AsyncClient:
     return client
 
 
+class EndpointNotConfigured(Conflict):
+    """Neither the agent nor the settings name a model server (or a model)."""
+
+
 def resolve_endpoint(agent: Agent) -> tuple[str, str, str]:
     """(base_url, model, api_key) of an agent, its empty fields taken from the settings.
-    Conflict (409) with the way to fix it when nothing is configured."""
+    EndpointNotConfigured, saying how to fix it, when nothing is configured."""
     base_url = agent.base_url or settings.OPENAI_BASE_URL
     model = agent.model or settings.OPENAI_MODEL
     if not base_url or not model:
-        raise Conflict(
-            "No assistant endpoint is configured. Set OPENAI_BASE_URL and OPENAI_MODEL "
-            "(and OPENAI_API_KEY if it needs one), or give this agent a base URL and a "
-            "model in the admin.",
+        raise EndpointNotConfigured(
+            "No model is configured for the assistant. Set OPENAI_BASE_URL and OPENAI_MODEL "
+            "(and OPENAI_API_KEY if the server needs one) and restart, or give this agent a "
+            "base URL and a model in the admin; then retry.",
             details={"agent_id": str(agent.pk)},
         )
     if agent.api_key_env_var:
@@ -105,9 +109,17 @@ def resolve_endpoint(agent: Agent) -> tuple[str, str, str]:
 
 @dataclass
 class PreparedReply:
+    """The turn, appended (or restarted), and what to ask upstream. With no endpoint
+    configured there is nothing to ask: `request` is None and the turn is already saved as
+    error (not_configured), so that the reason stays in the thread, with a Retry."""
+
     message: Message
-    request: ChatRequest
+    request: ChatRequest | None
     summary: dict[str, Any]
+
+    @property
+    def failed(self) -> bool:
+        return self.request is None
 
 
 @transaction.atomic
@@ -119,7 +131,12 @@ def prepare_reply(
     agent = conversation.agent or services.agent_default_for_workspace(
         workspace=conversation.workspace
     )
-    base_url, model, api_key = resolve_endpoint(agent)
+    try:
+        base_url, model, api_key = resolve_endpoint(agent)
+    except EndpointNotConfigured as error:
+        unconfigured, base_url, model, api_key = error, "", "", ""
+    else:
+        unconfigured = None
     # A bounded seq range (seq is gapless), so that a long conversation reads its last
     # HISTORY_LIMIT rows off the index whatever the planner's statistics say.
     history = list(
@@ -134,7 +151,7 @@ def prepare_reply(
     if regenerate:
         if not history or history[-1].role != MessageRole.ASSISTANT:
             raise Conflict("There is no assistant turn at the end of this conversation.")
-        message = services.assistant_message_restart(message=history[-1])
+        message = services.assistant_message_restart(message=history[-1], agent=agent, model=model)
         history = history[:-1]
     else:
         if not history or history[-1].role != MessageRole.USER:
@@ -146,6 +163,18 @@ def prepare_reply(
             reply_to=history[-1],
             status=MessageStatus.STREAMING,
         )
+    summary = message_summary(message)
+    if unconfigured is not None:
+        # Kept, not refused: the turn says why in the thread and can be retried.
+        message = services.assistant_message_finish(
+            message=message,
+            content="",
+            status=MessageStatus.ERROR,
+            error=unconfigured.message,
+            error_type=MessageErrorType.NOT_CONFIGURED,
+            error_details=unconfigured.details,
+        )
+        return PreparedReply(message=message, request=None, summary=summary)
     request = ChatRequest(
         base_url=base_url,
         api_key=api_key,
@@ -158,7 +187,7 @@ def prepare_reply(
         temperature=agent.temperature,
         max_tokens=agent.max_tokens,
     )
-    return PreparedReply(message=message, request=request, summary=message_summary(message))
+    return PreparedReply(message=message, request=request, summary=summary)
 
 
 @dataclass
@@ -474,7 +503,7 @@ async def _finish(message: Message, turn: Turn, outcome: dict[str, Any]) -> Mess
                 )
             saved = _unsaved_error(message, turn, outcome)
     try:
-        broker.deliver_to_message(message_id, _last_event(saved))
+        broker.deliver_to_message(message_id, last_event(saved))
     except Exception:
         logger.exception("could not send the last event of %s", message_id)
     return saved
@@ -491,7 +520,7 @@ def _unsaved_error(message: Message, turn: Turn, outcome: dict[str, Any]) -> Mes
     return message
 
 
-def _last_event(saved: Message) -> dict[str, Any]:
+def last_event(saved: Message) -> dict[str, Any]:
     return {
         "type": "message.completed" if saved.status == MessageStatus.COMPLETE else "error",
         "data": {

@@ -34,6 +34,8 @@ class MessageErrorType(models.TextChoices):
     CONTEXT_LENGTH = "context_length", "Context too long"
     ABORTED = "aborted", "Aborted"
     INTERRUPTED = "interrupted", "Interrupted"
+    # No model server to ask: neither the agent nor the settings name an endpoint.
+    NOT_CONFIGURED = "not_configured", "No model configured"
 
 
 class MessageVisibility:

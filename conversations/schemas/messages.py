@@ -96,7 +96,8 @@ class MessageOut(OutModel):
     error_type: str | None = Field(
         description="Why a turn ended in error: upstream_unreachable, upstream_error, timeout, "
         "context_length, aborted (someone stopped it), interrupted (the server stopped while "
-        "writing it). Null unless status is error."
+        "writing it), not_configured (no model server is configured: regenerate once one is). "
+        "Null unless status is error."
     )
     error: str | None = Field(
         validation_alias="visible_error",

@@ -760,10 +760,14 @@ def assistant_message_abort(*, message: Message, actor: AbstractBaseUser) -> Mes
 
 
 @transaction.atomic
-def assistant_message_restart(*, message: Message) -> Message:
+def assistant_message_restart(
+    *, message: Message, agent: Agent | None = None, model: str | None = None
+) -> Message:
     """Regenerate: the conversation's last turn, an assistant's, starts over in its place.
     The previous answer is kept in meta["previous_versions"]; its usage, tool time and tool
-    counts leave the conversation's totals."""
+    counts leave the conversation's totals. `agent` and `model`, when given, are who answers
+    now (the snapshots of the new version: the endpoint may have changed since, say from
+    none configured to one)."""
     message = _lock_message(message)
     conversation = lock_conversation(message.conversation)
     if message.role != MessageRole.ASSISTANT or message.seq != conversation.message_count:
@@ -797,6 +801,10 @@ def assistant_message_restart(*, message: Message) -> Message:
         **message.meta,
         "previous_versions": [*message.meta.get("previous_versions", []), previous][-10:],
     }
+    if agent is not None:
+        message.agent, message.provider = agent, agent.provider
+    if model is not None:
+        message.model = model
     message.content = ""
     message.status = MessageStatus.STREAMING
     message.completed_at = None

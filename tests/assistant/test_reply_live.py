@@ -292,7 +292,7 @@ def test_reply_refusals(server, tokens, database):
         assert anonymous.post(f"/api/v1/conversations/{conversation_id}/reply").status_code == 401
 
 
-def test_no_endpoint_configured_gets_409_saying_how(tmp_path_factory):
+def test_no_endpoint_configured_saves_the_turn_as_an_error_saying_how(tmp_path_factory):
     database = ServerDatabase(
         tmp_path_factory.mktemp("unconfigured"), OPENAI_BASE_URL="", OPENAI_MODEL=""
     )
@@ -306,9 +306,17 @@ def test_no_endpoint_configured_gets_409_saying_how(tmp_path_factory):
             token = token_for(database, "alice")
             conversation_id = new_conversation(server, token)
             with client(server, token) as api:
-                refused = api.post(f"/api/v1/conversations/{conversation_id}/reply")
-            assert refused.status_code == 409
-            assert "OPENAI_BASE_URL" in refused.json()["error"]["message"]
+                answer = api.post(f"/api/v1/conversations/{conversation_id}/reply")
+                assert answer.status_code == 200
+                assert "event: message.created" in answer.text and "event: error" in answer.text
+                assert "OPENAI_BASE_URL" in answer.text
+                turn = api.get(f"/api/v1/conversations/{conversation_id}/messages").json()
+            last = turn["items"][-1]
+            assert (last["role"], last["status"], last["error_type"]) == (
+                "assistant",
+                "error",
+                "not_configured",
+            )
         finally:
             server.kill()
     finally:
