@@ -27,6 +27,7 @@ from conversations.selectors.people import (
     users_by_usernames,
     workspaces_for_user,
 )
+from conversations.templatetags.ui import undo_restore_tag
 
 THREAD_PAGE = 50
 
@@ -155,6 +156,7 @@ def _thread_page(
         "can_reply": conversation.kind == ConversationKind.ASSISTANT,
         "last_is_assistant": bool(page.items) and page.items[-1].role == MessageRole.ASSISTANT,
         "agent_missing": False,
+        "retention_days": settings.RETENTION_DAYS,
     }
     return render(request, "conversations/thread.html", context)
 
@@ -321,8 +323,9 @@ def act(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
             services.conversation_delete(conversation=conversation, actor=user)
             flash.success(
                 request,
-                f"Moved to the trash. You can restore it from Trash for {settings.RETENTION_DAYS}"
-                " days; then it is removed for good.",
+                f"Moved “{conversation.title or 'Untitled'}” to the trash. It stays in Trash for"
+                f" {settings.RETENTION_DAYS} days; then it is removed for good.",
+                extra_tags=undo_restore_tag(conversation.pk),
             )
             return redirect("conversations:home")
         elif action == "restore":
@@ -375,6 +378,48 @@ def report(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
         "thread_url": thread_url,
     }
     return render(request, "conversations/report.html", context)
+
+
+@login_required
+@require_GET
+def message_source(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
+    """A message's text as written (Markdown), for the Copy button; participants only,
+    nothing for a deleted or hidden message."""
+    message = _message_or_404(request, message_id)
+    if not message.is_visible:
+        raise Http404("No such message.")
+    response = HttpResponse(message.content, content_type="text/plain; charset=utf-8")
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def edit_message(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
+    """Edit one's own message: a page with the text in a form (GET), saved here (POST).
+    app.js edits in place through the API instead; this is the same without JavaScript."""
+    message = _message_or_404(request, message_id)
+    if message.sender_id != request.user.pk or not message.is_visible:
+        raise Http404("No such message.")
+    thread_url = (
+        reverse("conversations:thread", args=[message.conversation_id]) + f"#m{message.seq}"
+    )
+    form = MessageForm(request.POST or None, initial={"content": message.content})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.message_edit(
+                message=message, actor=request.user, content=form.cleaned_data["content"]
+            )
+        except ChatError as error:
+            flash.error(request, error.message)
+        return redirect(thread_url)
+    context = {
+        **sidebar_context(request, current=message.conversation),
+        "message": message,
+        "form": form,
+        "thread_url": thread_url,
+    }
+    return render(request, "conversations/edit.html", context)
 
 
 @login_required

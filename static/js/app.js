@@ -21,11 +21,7 @@
     return fetch(path, { credentials: "same-origin", ...options, headers });
   }
 
-  // A button with data-confirm asks before its form is sent (deleting a conversation).
-  document.addEventListener("submit", (event) => {
-    const question = event.submitter && event.submitter.dataset.confirm;
-    if (question && !window.confirm(question)) event.preventDefault();
-  });
+  // data-confirm buttons, toasts and a message's tools are ui.js's (window.chatappUI).
 
   // Code blocks scroll sideways when their lines are long: make them reachable from the
   // keyboard (tool parts get tabindex in the template; rendered markdown does not).

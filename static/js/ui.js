@@ -1,0 +1,309 @@
+// chatapp's UI kit: the confirmation dialog, toasts, and a message's tools (copy its text,
+// copy a code block, edit in place, regenerate). Loaded before app.js, which uses
+// window.chatappUI for its own confirmations and notes. Every tool here has a plain link
+// or form under it, so the page works without this file (docs/design.md).
+"use strict";
+
+(function () {
+  const $ = (selector, root = document) => root.querySelector(selector);
+  const $$ = (selector, root = document) => Array.from(root.querySelectorAll(selector));
+  document.documentElement.classList.add("js");
+
+  function cookie(name) {
+    const found = document.cookie.split("; ").find((row) => row.startsWith(name + "="));
+    return found ? decodeURIComponent(found.split("=")[1]) : "";
+  }
+
+  // --- the confirmation dialog ---------------------------------------------------------------
+  // A styled <dialog> in place of window.confirm: modal (focus stays in it, Escape cancels),
+  // the safe choice focused first, the act named on its button. Resolves true or false.
+  function confirmDialog({ question, detail = "", confirmLabel = "Confirm", danger = true }) {
+    return new Promise((resolve) => {
+      const dialog = document.createElement("dialog");
+      dialog.className = "dialog";
+      dialog.setAttribute("aria-labelledby", "dialog-question");
+      dialog.innerHTML = '<h2 id="dialog-question"></h2><p id="dialog-detail"></p>'
+        + '<div class="dialog-buttons"><button type="button" class="secondary" value="cancel">Cancel</button>'
+        + '<button type="button" value="confirm"></button></div>';
+      $("h2", dialog).textContent = question;
+      const detailElement = $("p", dialog);
+      if (detail) {
+        detailElement.textContent = detail;
+        dialog.setAttribute("aria-describedby", "dialog-detail");
+      } else {
+        detailElement.remove();
+      }
+      const confirmButton = $("button[value=confirm]", dialog);
+      confirmButton.textContent = confirmLabel;
+      if (danger) confirmButton.classList.add("danger");
+      const opener = document.activeElement;
+      let answer = false;
+      dialog.addEventListener("click", (event) => {
+        const button = event.target.closest("button");
+        if (event.target === dialog) dialog.close(); // a click on the backdrop
+        if (!button) return;
+        answer = button.value === "confirm";
+        dialog.close();
+      });
+      dialog.addEventListener("close", () => {
+        dialog.remove();
+        if (opener && opener.isConnected) opener.focus();
+        resolve(answer);
+      });
+      document.body.append(dialog);
+      dialog.showModal();
+      $("button[value=cancel]", dialog).focus();
+    });
+  }
+
+  // A submit button with data-confirm asks first (deleting a conversation or a message); the
+  // form is then sent with that button's name and value, as the click would have sent it.
+  document.addEventListener("submit", (event) => {
+    const button = event.submitter;
+    if (!button || !button.dataset.confirm || button.dataset.confirmed) return;
+    event.preventDefault();
+    confirmDialog({
+      question: button.dataset.confirm,
+      detail: button.dataset.confirmDetail || "",
+      confirmLabel: button.dataset.confirmButton || "Confirm",
+    }).then((confirmed) => {
+      if (!confirmed) return;
+      button.dataset.confirmed = "yes";
+      event.target.requestSubmit(button);
+    });
+  });
+
+  // --- toasts ----------------------------------------------------------------------------------
+  // The server's flash messages arrive as toasts in #toasts; they, and the ones shown here,
+  // go after a while unless the pointer or focus is on them. One with an action (Undo) stays
+  // longer.
+  const region = () => $("#toasts");
+
+  function dismissLater(toast) {
+    const close = $("[data-toast-close]", toast);
+    if (close) {
+      close.hidden = false;
+      close.addEventListener("click", () => toast.remove());
+    }
+    const wait = $("form, .toast-action", toast) ? 10000 : 5000;
+    let timer = setTimeout(() => toast.remove(), wait);
+    const hold = () => clearTimeout(timer);
+    const release = () => { timer = setTimeout(() => toast.remove(), 2500); };
+    toast.addEventListener("pointerenter", hold);
+    toast.addEventListener("focusin", hold);
+    toast.addEventListener("pointerleave", release);
+    toast.addEventListener("focusout", release);
+  }
+
+  function toast(text, { error = false } = {}) {
+    const box = region();
+    if (!box) return null;
+    const element = document.createElement("div");
+    element.className = "toast" + (error ? " error" : "");
+    element.dataset.toast = "";
+    const paragraph = document.createElement("p");
+    paragraph.textContent = text;
+    const close = document.createElement("button");
+    close.type = "button";
+    close.className = "toast-close icon-button small";
+    close.dataset.toastClose = "";
+    close.setAttribute("aria-label", "Dismiss");
+    close.textContent = "×";
+    element.append(paragraph, close);
+    box.append(element);
+    dismissLater(element);
+    return element;
+  }
+
+  // --- copying ---------------------------------------------------------------------------------
+  async function copyText(text) {
+    try {
+      await navigator.clipboard.writeText(text);
+      return true;
+    } catch (error) {
+      // No clipboard API (plain http on another host): a selected textarea and execCommand.
+      const area = document.createElement("textarea");
+      area.value = text;
+      area.setAttribute("readonly", "");
+      area.className = "visually-hidden";
+      document.body.append(area);
+      area.select();
+      const copied = document.execCommand("copy");
+      area.remove();
+      return copied;
+    }
+  }
+
+  function showCopied(button) {
+    button.classList.add("done");
+    const label = button.getAttribute("aria-label");
+    button.setAttribute("aria-label", "Copied");
+    setTimeout(() => {
+      button.classList.remove("done");
+      button.setAttribute("aria-label", label);
+    }, 1500);
+  }
+
+  // A message's text as its author wrote it (Markdown), from /m/{id}/source; the shown text
+  // when that cannot be had.
+  async function messageSource(row) {
+    try {
+      const response = await fetch(`/m/${row.dataset.messageId}/source`, { credentials: "same-origin" });
+      if (response.ok) return await response.text();
+    } catch (error) { /* offline: fall back */ }
+    const body = $(".body", row);
+    return body ? body.innerText : "";
+  }
+
+  // Each code block gets a Copy button beside its language, added as the rows arrive (the
+  // server's Markdown has no buttons: nh3 keeps it to text and formatting).
+  const COPY_ICON = '<svg class="icon" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2"'
+    + ' stroke-linecap="round" stroke-linejoin="round" aria-hidden="true" focusable="false">'
+    + '<rect width="14" height="14" x="8" y="8" rx="2" ry="2"/><path d="M4 16c-1.1 0-2-.9-2-2V4c0-1.1.9-2 2-2h10c1.1 0 2 .9 2 2"/></svg>';
+
+  function addCodeButtons(root) {
+    $$(".code-block .code-head:not([data-has-copy])", root).forEach((head) => {
+      head.dataset.hasCopy = "";
+      const language = ($(".code-lang", head) || {}).textContent || "code";
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "ghost copy-code";
+      button.dataset.copyCode = "";
+      button.setAttribute("aria-label", `Copy the ${language} code`);
+      button.innerHTML = `${COPY_ICON}<span>Copy</span>`;
+      head.append(button);
+    });
+  }
+
+  function enhance(root) {
+    addCodeButtons(root);
+    $$("[data-copy-message][hidden]", root).forEach((button) => { button.hidden = false; });
+  }
+
+  // --- editing in place ------------------------------------------------------------------------
+  // The Edit link opens /m/{id}/edit without JavaScript; here the text becomes a textarea in
+  // the bubble, saved through PATCH /api/v1/messages/{id}; the thread's live update (or the
+  // rows endpoint) then brings the saved row.
+  async function editInPlace(row) {
+    const bubble = $(".bubble", row);
+    if (!bubble || $(".edit-form", bubble)) return;
+    const source = await messageSource(row);
+    const form = document.createElement("form");
+    form.className = "edit-form stack";
+    form.innerHTML = '<label class="visually-hidden">Edit your message</label>'
+      + '<textarea rows="3" maxlength="100000" required></textarea>'
+      + '<p class="form-error" role="alert" hidden></p>'
+      + '<div class="inline"><button type="submit" class="small">Save</button>'
+      + '<button type="button" class="small secondary" data-cancel>Cancel</button></div>';
+    const area = $("textarea", form);
+    const areaId = `edit-${row.dataset.messageId}`;
+    area.id = areaId;
+    $("label", form).htmlFor = areaId;
+    area.value = source;
+    const shown = Array.from(bubble.children);
+    shown.forEach((element) => { element.hidden = true; });
+    bubble.append(form);
+    row.classList.add("editing");
+    area.focus();
+    const finish = () => {
+      form.remove();
+      shown.forEach((element) => { element.hidden = false; });
+      row.classList.remove("editing");
+      const edit = $("[data-edit-message]", row);
+      if (edit) edit.focus();
+    };
+    $("[data-cancel]", form).addEventListener("click", finish);
+    area.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") finish();
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) form.requestSubmit();
+    });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const error = $(".form-error", form);
+      const response = await fetch(`/api/v1/messages/${row.dataset.messageId}`, {
+        method: "PATCH",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": cookie("csrftoken") },
+        body: JSON.stringify({ content: area.value }),
+      }).catch(() => null);
+      if (!response || !response.ok) {
+        let reason = "The message could not be saved. Try again.";
+        try { reason = (await response.json()).error.message || reason; } catch (ignored) { /* keep */ }
+        error.textContent = reason;
+        error.hidden = false;
+        return;
+      }
+      await refreshRow(row);
+      toast("Message edited.");
+    });
+  }
+
+  // The server's rendering of one row (the rows endpoint, from the seq before it).
+  async function refreshRow(row) {
+    const thread = $(".thread");
+    const seq = Number(row.dataset.seq);
+    const response = await fetch(`${thread.dataset.rowsUrl}?after=${seq - 1}`, { credentials: "same-origin" });
+    if (!response.ok) return;
+    const template = document.createElement("template");
+    template.innerHTML = await response.text();
+    const fresh = $(`.message[data-seq="${seq}"]`, template.content);
+    if (fresh && row.isConnected) {
+      enhance(fresh);
+      row.replaceWith(fresh);
+      const edit = $("[data-edit-message]", fresh);
+      if (edit) edit.focus();
+    }
+  }
+
+  document.addEventListener("click", async (event) => {
+    const copyMessage = event.target.closest("[data-copy-message]");
+    if (copyMessage) {
+      const row = copyMessage.closest(".message");
+      if (await copyText(await messageSource(row))) showCopied(copyMessage);
+      else toast("Could not copy. Select the text instead.", { error: true });
+      return;
+    }
+    const copyCode = event.target.closest("[data-copy-code]");
+    if (copyCode) {
+      const code = $("pre", copyCode.closest(".code-block"));
+      if (code && await copyText(code.textContent)) {
+        const label = $("span", copyCode);
+        showCopied(copyCode);
+        label.textContent = "Copied";
+        setTimeout(() => { label.textContent = "Copy"; }, 1500);
+      }
+      return;
+    }
+    const edit = event.target.closest("[data-edit-message]");
+    if (edit && !event.ctrlKey && !event.metaKey && !event.shiftKey) {
+      event.preventDefault();
+      editInPlace(edit.closest(".message"));
+      return;
+    }
+    // Regenerate from a message's tools: app.js's Regenerate (it streams the new reply).
+    const regenerate = event.target.closest("[data-regenerate-message]");
+    const composerRegenerate = $("#regenerate");
+    if (regenerate && composerRegenerate) {
+      event.preventDefault();
+      composerRegenerate.click();
+    }
+  });
+
+  function start() {
+    $$("#toasts [data-toast]").forEach(dismissLater);
+    enhance(document);
+    const messages = $("#messages");
+    if (messages) {
+      // Rows arrive from app.js (live updates, older pages, finished replies).
+      new MutationObserver((records) => {
+        for (const record of records) {
+          record.addedNodes.forEach((node) => { if (node.nodeType === 1) enhance(node); });
+        }
+      }).observe(messages, { childList: true });
+    }
+  }
+
+  window.chatappUI = { confirm: confirmDialog, toast, copyText };
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
