@@ -222,6 +222,9 @@ ASSISTANT_FIRST_TOKEN_TIMEOUT = env_int("ASSISTANT_FIRST_TOKEN_TIMEOUT", 60)
 ASSISTANT_TOTAL_TIMEOUT = env_int("ASSISTANT_TOTAL_TIMEOUT", 600)
 ASSISTANT_IDLE_TIMEOUT = env_int("ASSISTANT_IDLE_TIMEOUT", 60)
 ASSISTANT_CONTEXT_TOKENS = env_int("ASSISTANT_CONTEXT_TOKENS", 8000)
+# The longest answer asked for when the agent sets no max_tokens: a model that never stops
+# (a small one looping) would otherwise write until ASSISTANT_TOTAL_TIMEOUT. 0: none sent.
+ASSISTANT_MAX_TOKENS = env_int("ASSISTANT_MAX_TOKENS", 4096)
 # A generation saves its text at least this often; a turn with no save for
 # STREAM_STALE_SECONDS belongs to a process that died and is marked interrupted.
 STREAM_SAVE_INTERVAL_MS = env_int("STREAM_SAVE_INTERVAL_MS", 250)

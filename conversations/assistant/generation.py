@@ -185,7 +185,7 @@ def prepare_reply(
             budget_tokens=settings.ASSISTANT_CONTEXT_TOKENS,
         ),
         temperature=agent.temperature,
-        max_tokens=agent.max_tokens,
+        max_tokens=agent.max_tokens or settings.ASSISTANT_MAX_TOKENS or None,
     )
     return PreparedReply(message=message, request=request, summary=summary)
 

@@ -230,3 +230,56 @@ def test_seed_demo_keeps_existing_users_and_fills_in_the_rest(make_user):
     assert ada.check_password("Correct-horse-9")  # not reset by the seed
     assert User.objects.filter(username__in=["demo", "ada", "grace"]).count() == 3
     assert seeded("team-release").participants.filter(user=ada).exists()
+
+
+# --- the demo assistant is on the server's default endpoint ------------------------------
+
+
+def demo_agent() -> Agent:
+    return Agent.objects.get(slug="demo", workspace__memberships__user__username="demo")
+
+
+@pytest.mark.django_db
+def test_seed_demo_agent_uses_the_endpoint_configured_later(settings):
+    from conversations.assistant.generation import resolve_endpoint
+
+    settings.OPENAI_BASE_URL = ""
+    settings.OPENAI_MODEL = ""
+    seed()
+    agent = demo_agent()
+    # Empty means the server's default, read when a reply starts: nothing copied.
+    assert (agent.base_url, agent.model, agent.max_tokens) == ("", "", None)
+    settings.OPENAI_BASE_URL = "http://models.example:8080/v1"
+    settings.OPENAI_MODEL = "llama3.1"
+    assert resolve_endpoint(agent)[:2] == ("http://models.example:8080/v1", "llama3.1")
+
+
+@pytest.mark.django_db
+def test_seed_demo_copies_no_setting_even_when_one_is_set(settings):
+    settings.OPENAI_BASE_URL = "http://models.example:8080/v1"
+    settings.OPENAI_MODEL = "llama3.1"
+    seed()
+    assert (demo_agent().base_url, demo_agent().model) == ("", "")
+    # The seeded turns say they were written by no real model.
+    assert seeded("welcome").messages.get(role="assistant").model == "demo-model"
+
+
+@pytest.mark.django_db
+def test_seed_demo_again_moves_an_agent_left_on_the_placeholder_to_the_default(settings):
+    settings.OPENAI_BASE_URL = "http://models.example:8080/v1"
+    seed()
+    # As an earlier seed_demo left it: a copy of the base URL and the placeholder model.
+    Agent.objects.filter(pk=demo_agent().pk).update(
+        base_url="http://models.example:8080/v1", model="demo-model"
+    )
+    output = seed()
+    assert (demo_agent().base_url, demo_agent().model) == ("", "")
+    assert "moved to the default model" in output
+
+
+@pytest.mark.django_db
+def test_seed_demo_again_keeps_a_model_staff_chose(settings):
+    seed()
+    Agent.objects.filter(pk=demo_agent().pk).update(base_url="http://gpu.example/v1", model="qwen3")
+    seed()
+    assert (demo_agent().base_url, demo_agent().model) == ("http://gpu.example/v1", "qwen3")

@@ -42,6 +42,8 @@ SUBJECT_TYPE = "seed_demo"
 DEFAULT_PASSWORD = "demo-password-1"  # noqa: S105
 TEAM_SLUG = "demo-team"
 AGENT_SLUG = "demo"
+# The model named on the seeded (made-up) assistant turns: they were written by no model.
+SEEDED_TURNS_MODEL = "demo-model"
 
 PEOPLE = [
     # (username, display name)
@@ -198,19 +200,33 @@ class DemoSeeder:
         return user
 
     def agent(self, workspace: Workspace) -> Agent:
-        # There is no agent service yet: it comes with the assistant issue, and this
-        # get_or_create moves to it then. Agents are managed by staff, not by users.
+        """The demo assistant, on the server's default endpoint: its base URL and model are
+        left empty, which means OPENAI_BASE_URL and OPENAI_MODEL as they are when a reply
+        starts (generation.resolve_endpoint), and max_tokens ASSISTANT_MAX_TOKENS. A copy
+        of the settings taken here (or "demo-model" when none was set) would never see a
+        model configured later. An agent an earlier seed_demo left on that placeholder is
+        put back on the default (its base URL too, if it is a copy of today's setting); one
+        staff set to a real model is left as it is."""
+        # Agents are managed by staff, not by users: there is no service to make one.
         agent, created = Agent.objects.get_or_create(
             workspace=workspace,
             slug=AGENT_SLUG,
             defaults={
                 "name": "Demo assistant",
-                "description": "The assistant of the demo conversations.",
-                "model": settings.OPENAI_MODEL or "demo-model",
-                "base_url": settings.OPENAI_BASE_URL or "",
+                "description": "The assistant of the demo conversations, on the server's "
+                "default model (OPENAI_BASE_URL, OPENAI_MODEL).",
             },
         )
-        (self.created if created else self.existing).append(f"agent {agent.name!r} in {workspace}")
+        if created:
+            self.created.append(f"agent {agent.name!r} in {workspace}")
+        elif agent.model == SEEDED_TURNS_MODEL:
+            agent.model = ""
+            if agent.base_url == settings.OPENAI_BASE_URL:  # a copy: the same as empty, today
+                agent.base_url = ""
+            agent.save(update_fields=["model", "base_url", "updated_at"])
+            self.created.append(f"agent {agent.name!r} in {workspace} moved to the default model")
+        else:
+            self.existing.append(f"agent {agent.name!r} in {workspace}")
         return agent
 
     def team_workspace(self, *, owner, members: list) -> Workspace:
@@ -263,7 +279,7 @@ class DemoSeeder:
             conversation, demo, "Hi! What can you do? And how do I reverse a list?"
         )
         answer = services.assistant_message_start(
-            conversation=conversation, agent=agent, reply_to=question
+            conversation=conversation, agent=agent, model=SEEDED_TURNS_MODEL, reply_to=question
         )
         services.message_part_add(
             message=answer, type=PartType.TEXT, content={"text": MARKDOWN_ANSWER}
@@ -297,7 +313,7 @@ class DemoSeeder:
             "Can you fix app/pagination.py?",
         )
         answer = services.assistant_message_start(
-            conversation=conversation, agent=agent, reply_to=question
+            conversation=conversation, agent=agent, model=SEEDED_TURNS_MODEL, reply_to=question
         )
         started = timezone.now()
 
@@ -407,7 +423,7 @@ class DemoSeeder:
             return
         question = self.post(conversation, demo, "Write a haiku about PostgreSQL.")
         answer = services.assistant_message_start(
-            conversation=conversation, agent=agent, reply_to=question
+            conversation=conversation, agent=agent, model=SEEDED_TURNS_MODEL, reply_to=question
         )
         services.message_part_add(
             message=answer, type=PartType.TEXT, content={"text": PARTIAL_ANSWER}
