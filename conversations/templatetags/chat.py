@@ -1,131 +1,80 @@
 """Template filters of the chat pages. They run no queries: everything they read was
 loaded by the view's selector."""
 
+import json
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
 
-import nh3
 from django import template
 from django.urls import get_script_prefix, reverse
 from django.utils.safestring import mark_safe
-from markdown_it import MarkdownIt
-from markdown_it.common.utils import escapeHtml
-from pygments import highlight
-from pygments.formatters import HtmlFormatter
-from pygments.lexers import get_lexer_by_name
-from pygments.util import ClassNotFound
+
+from conversations.markdown import render_markdown
 
 register = template.Library()
-
-_FORMATTER = HtmlFormatter(nowrap=True)
-
-
-def _highlight(code: str, language: str, _attrs) -> str:
-    try:
-        lexer = get_lexer_by_name(language) if language else None
-    except ClassNotFound:
-        lexer = None
-    if lexer is None:
-        return ""  # markdown-it escapes it as plain code
-    return highlight(code, lexer, _FORMATTER)
-
-
-# Raw HTML in a message is shown as text, never rendered ("html": False); links are not
-# made from bare URLs text, only from markdown link syntax.
-_MARKDOWN = MarkdownIt("commonmark", {"html": False, "highlight": _highlight}).enable(
-    ["table", "strikethrough"]
-)
-
-
-def _image_as_link(renderer, tokens, idx, options, env) -> str:
-    """An image becomes a link to it, named by its alt text: the page's CSP loads no images
-    from other origins, and an <img> it refused would show nothing at all."""
-    token = tokens[idx]
-    alt = renderer.renderInlineAsText(token.children or [], options, env).strip()
-    label = escapeHtml(f"Image: {alt}" if alt else "Image")
-    open_links = sum(
-        {"link_open": 1, "link_close": -1}.get(before.type, 0) for before in tokens[:idx]
-    )
-    if open_links:  # an image inside a link (a badge): the label, in that link
-        return label
-    return f'<a href="{escapeHtml(token.attrGet("src") or "")}">{label}</a>'
-
-
-_MARKDOWN.add_render_rule("image", _image_as_link)
-
-_ALLOWED_TAGS = {
-    "p",
-    "br",
-    "hr",
-    "em",
-    "strong",
-    "del",
-    "s",
-    "code",
-    "pre",
-    "blockquote",
-    "ul",
-    "ol",
-    "li",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "a",
-    "table",
-    "thead",
-    "tbody",
-    "tr",
-    "th",
-    "td",
-    "span",
-}
-_ALLOWED_ATTRIBUTES = {
-    "a": {"href", "title"},
-    "span": {"class"},
-    "code": {"class"},
-    "th": {"style"},
-    "td": {"style"},
-    "ol": {"start"},
-}
-
-
-@lru_cache(maxsize=2048)
-def render_markdown(text: str) -> str:
-    """Markdown to HTML that cannot run script: markdown-it without raw HTML, then nh3 with
-    an allow-list of tags, attributes and URL schemes (no javascript:, no data:). Images
-    are links to them (_image_as_link)."""
-    rendered = _MARKDOWN.render(text)
-    cleaned = nh3.clean(
-        rendered,
-        tags=_ALLOWED_TAGS,
-        attributes=_ALLOWED_ATTRIBUTES,
-        url_schemes={"http", "https", "mailto"},
-        link_rel="noopener noreferrer nofollow",
-        filter_style_properties={"text-align"},
-    )
-    # A code block scrolls sideways: it must be reachable by keyboard (nh3 leaves <pre>
-    # without attributes, so this cannot meet one).
-    return cleaned.replace("<pre>", '<pre tabindex="0">')
 
 
 @register.filter(name="markdown")
 def markdown_filter(text: str) -> str:
-    return mark_safe(render_markdown(text or ""))  # noqa: S308 (sanitised by nh3 above)
+    return mark_safe(render_markdown(text or ""))  # noqa: S308 (sanitised by nh3: conversations/markdown.py)
+
+
+# A tool's JSON is laid out down to this depth; deeper (a model's arguments can be anything)
+# it is shown as it came.
+_JSON_MAX_DEPTH = 64
+
+
+def _json_text(text: str) -> str:
+    """A JSON string whose line breaks are real ones: a tool's output (a traceback, a file)
+    reads as its lines, not as one long line of escapes. All else stays escaped as JSON."""
+    lines = (json.dumps(line, ensure_ascii=False)[1:-1] for line in text.split("\n"))
+    return '"' + "\n".join(lines) + '"'
+
+
+def _decoded(text: str) -> Any:
+    """`text` itself, or the JSON object or array it holds (a tool's arguments, and many
+    tools' results, are JSON in a string)."""
+    stripped = text.strip()
+    if stripped[:1] in ("{", "[") and stripped[-1:] in ("}", "]"):
+        try:
+            # strict=False: a raw line break inside a string, as models write them.
+            return json.loads(stripped, strict=False)
+        except (ValueError, RecursionError):  # not JSON, or too deep to read
+            pass
+    return text
+
+
+def _pretty(value: Any, depth: int) -> str:
+    if depth > _JSON_MAX_DEPTH:
+        raise RecursionError
+    pad = "  " * depth
+    if isinstance(value, str):
+        decoded = _decoded(value)
+        return _json_text(value) if decoded is value else _pretty(decoded, depth)
+    if isinstance(value, dict) and value:
+        items = (
+            f"{pad}  {json.dumps(str(key), ensure_ascii=False)}: {_pretty(item, depth + 1)}"
+            for key, item in value.items()
+        )
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(value, list) and value:
+        items = (f"{pad}  {_pretty(item, depth + 1)}" for item in value)
+        return "[\n" + ",\n".join(items) + f"\n{pad}]"
+    return json.dumps(value, ensure_ascii=False)
 
 
 @register.filter
 def pretty_json(value) -> str:
-    import json
-
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return value
-    return json.dumps(value, indent=2, ensure_ascii=False)
+    """A tool call's arguments or a tool's result, for people: JSON indented by two, a
+    string that holds JSON decoded and indented in its place, and strings with their real
+    line breaks (the row's <pre> wraps long lines). Text that is not JSON is shown as it is."""
+    if isinstance(value, str) and _decoded(value) is value:
+        return value
+    try:
+        return _pretty(value, 0)
+    except (RecursionError, TypeError, ValueError):
+        return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
 @register.filter
