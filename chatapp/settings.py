@@ -170,6 +170,7 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+FORMAT_MODULE_PATH = ["chatapp.formats"]  # shorter English dates (chatapp/formats/en)
 
 # --- Static and uploaded files --------------------------------------------------------------
 

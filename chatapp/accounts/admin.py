@@ -51,7 +51,6 @@ class UserAdmin(CheckedSelectionMixin, ObjectActsMixin, DjangoUserAdmin):
         "email",
         "display_name",
         "is_active",
-        "is_staff",
         "last_login",
         "date_joined",
     ]

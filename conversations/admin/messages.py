@@ -82,8 +82,7 @@ class MessageAdmin(ModerationAdmin, LargeTableAdmin):
     list_display = [
         "number",
         "conversation_link",
-        "role",
-        "sender",
+        "author",
         "excerpt",
         "status",
         "is_hidden",
@@ -174,6 +173,12 @@ class MessageAdmin(ModerationAdmin, LargeTableAdmin):
         return format_html(
             '<a href="{}">{}</a>', change_url(message.conversation), message.conversation
         )
+
+    @admin.display(description="from", ordering="sender__username")
+    def author(self, message):
+        """The sender's username, or the role when nobody sent it (the assistant): one
+        column where role and sender did not fit a laptop's screen."""
+        return message.sender.username if message.sender else message.get_role_display()
 
     @admin.display(description="text")
     def excerpt(self, message):
