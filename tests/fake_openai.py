@@ -7,6 +7,7 @@ a path ending in `/chat/completions` is answered by the next `Scenario`:
 
     fake_openai.script(text_reply("Hello there", tokens_per_second=1000))  # queued, FIFO
     fake_openai.script(error_reply(500, "boom"), text_reply("ok"))         # a retry succeeds
+    fake_openai.script(text_reply(many_tokens(3000)))  # 3,000 tiny deltas, no delay
     fake_openai.route("slow-model", Scenario(...))   # every request for that model
     fake_openai.default = text_reply("…")            # when nothing is queued or routed
 
@@ -116,6 +117,12 @@ def usage(
 def split_tokens(text: str) -> list[str]:
     """Words with their trailing spaces: the "tokens" a text reply streams."""
     return re.findall(r"\S+\s*|\s+", text)
+
+
+def many_tokens(count: int) -> list[str]:
+    """`count` tiny numbered tokens ("tok0 ", "tok1 ", …), each its own delta: with no delay,
+    a stream faster than any model writes (tests/browser/test_stream_speed.py)."""
+    return [f"tok{number} " for number in range(count)]
 
 
 def text_reply(

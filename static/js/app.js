@@ -186,7 +186,36 @@
       const fresh = fragment(await response.text());
       keepOlderPages(lists, fresh);
       lists.replaceChildren(fresh);
+      followTitleFromSidebar(lists);
     }, 250);
+  }
+
+  // The open thread's header and the tab's title follow the conversation's title. A rename
+  // is announced (conversation.updated, with the title); a title derived from the first
+  // message is not (it is written with the message), but the sidebar's refresh, which that
+  // message's event causes, carries it.
+  function showThreadTitle(title) {
+    const heading = $("#thread-title");
+    if (!heading) return;
+    const shown = title || "Untitled";
+    if (heading.textContent !== shown) heading.textContent = shown;
+    document.title = `${shown} · chatapp`;
+    // The rename field holds the title too, unless the person is changing it.
+    const field = $("#rename-title");
+    if (field && field.value === field.defaultValue && document.activeElement !== field) {
+      field.value = field.defaultValue = title;
+    }
+  }
+
+  function followTitleFromSidebar(lists) {
+    const thread = $(".thread");
+    const item = thread && $(`li[data-conversation-id="${thread.dataset.conversationId}"] .title`, lists);
+    if (!item) return;
+    const title = item.cloneNode(true);
+    $$("[aria-hidden]", title).forEach((mark) => mark.remove()); // a group's "#"
+    const text = title.textContent.trim();
+    // "Untitled" is how the sidebar shows no title: only a rename clears one, and says so.
+    if (text && text !== "Untitled") showThreadTitle(text);
   }
 
   // The refresh brings the newest page. When older pages were loaded in place, what was
@@ -254,10 +283,52 @@
       const rows = $$(".message[data-seq]", list);
       return rows.length ? Number(rows[rows.length - 1].dataset.seq) : 0;
     };
-    const atBottom = () => list.scrollHeight - list.scrollTop - list.clientHeight < 80;
     const scrollToBottom = () => { list.scrollTop = list.scrollHeight; };
 
+    // --- streamed text, painted once per frame ---
+    // A local model writes faster than the screen draws (500 tokens a second). Appending
+    // each delta and then reading the scroll position forced a layout per token and froze
+    // the page (Stop could not be clicked). So a delta only adds to the text waiting for its
+    // row, in memory (queueText); one requestAnimationFrame callback appends what waits, one
+    // text node per row, and scrolls at most once. Nothing on the delta path reads layout:
+    // whether to stay at the bottom is a flag the scroll listener keeps (within 80 px of it).
+    const nearBottom = () => list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+    let stuckToBottom = true;
+    list.addEventListener("scroll", () => { stuckToBottom = nearBottom(); }, { passive: true });
+    const waitingText = new Map(); // a row's text element → the text not painted yet
+    let frameAsked = false;
+    let scrollAsked = false;
+
+    function paintText() {
+      // A row replaced meanwhile (the server's rendering came) drops what waited for it.
+      waitingText.forEach((text, body) => { if (body.isConnected) body.append(text); });
+      waitingText.clear();
+    }
+    function paintFrame() {
+      frameAsked = false;
+      const grew = waitingText.size > 0;
+      paintText();
+      if (scrollAsked || (grew && stuckToBottom)) scrollToBottom();
+      scrollAsked = false;
+    }
+    function askFrame() {
+      if (frameAsked) return;
+      frameAsked = true;
+      requestAnimationFrame(paintFrame);
+    }
+    function queueText(body, text) {
+      waitingText.set(body, (waitingText.get(body) || "") + text);
+      askFrame();
+    }
+    // To the bottom at the next frame, whatever the flag says (a reply of ours begins).
+    function scrollSoon() {
+      scrollAsked = true;
+      stuckToBottom = true;
+      askFrame();
+    }
+
     if (!location.hash) scrollToBottom();
+    stuckToBottom = nearBottom(); // opened at a linked message: follow nothing until scrolled
 
     // The header's count follows new rows: seq has no gaps, so the newest seq is the count.
     const count = $("#message-count");
@@ -272,7 +343,7 @@
     // A row of ours with the client_message_id of one still in the outbox confirms it (the
     // POST's answer, or the live stream, whichever comes first): it replaces the local row.
     function placeRows(html) {
-      const stick = atBottom();
+      const stick = stuckToBottom;
       const rows = fragment(html);
       $$(".message[data-seq]", rows).forEach((row) => {
         const clientId = row.dataset.clientMessageId;
@@ -642,11 +713,9 @@
               if (row) row.replaceWith(fresh); else list.appendChild(fresh);
               row = fresh;
               updateCount();
-              scrollToBottom();
+              scrollSoon();
             } else if (name === "delta" && text && data.text) {
-              const stick = atBottom();
-              text.append(data.text);
-              if (stick) scrollToBottom();
+              queueText(text, data.text); // painted at the next frame
             }
           }
         }
@@ -657,6 +726,7 @@
         note.textContent = `The assistant could not answer: ${error.message}`;
         list.appendChild(note);
       } finally {
+        paintText(); // all of it shown while the saved row is fetched
         streamingMessageId = null;
         if (stopButton) stopButton.hidden = true;
         if (seq !== null) await loadAfter(seq - 1);
@@ -669,9 +739,10 @@
     // its text starts in the reply (`offset`, in characters), and the row says how much it
     // holds (`data-length`), so text fetched with the row is not added twice, and a gap
     // (a missed delta) fetches the row again.
+    // The length is counted when a delta comes, its text painted at the next frame.
     function appendDelta(row, body, data) {
       if (typeof data.offset !== "number") {
-        body.append(data.text);
+        queueText(body, data.text);
         return;
       }
       const have = Number(body.dataset.length || 0);
@@ -684,10 +755,8 @@
       }
       const fresh = Array.from(data.text).slice(have - data.offset);
       if (!fresh.length) return;
-      const stick = atBottom();
-      body.append(fresh.join(""));
+      queueText(body, fresh.join(""));
       body.dataset.length = String(have + fresh.length);
-      if (stick) scrollToBottom();
     }
 
     if (stopButton) {
@@ -717,7 +786,7 @@
           loadAfter(Math.min(lastSeq(), (data.seq || 1) - 1));
           markRead();
         } else if (event === "conversation.updated" && data.title !== undefined) {
-          $("#thread-title").textContent = data.title || "Untitled";
+          showThreadTitle(data.title);
         }
       },
     };
