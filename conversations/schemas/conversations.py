@@ -53,7 +53,10 @@ class LastMessageOut(OutModel):
     seq: int
     role: str
     sender: UserRefOut | None
-    excerpt: str = Field(description="The first 200 characters; empty if deleted or hidden.")
+    excerpt: str = Field(
+        description="Its first 200 characters as plain text (the Markdown's words without "
+        "its markup, on one line); empty if deleted or hidden."
+    )
     created_at: datetime
 
 

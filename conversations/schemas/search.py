@@ -53,7 +53,8 @@ class SearchHitOut(OutModel):
     created_at: datetime
     rank: float | None = Field(description="Higher is better, in [0, 1); null on SQLite.")
     excerpt_html: str = Field(
-        description="HTML: the text around the matches, escaped, each match in <mark>…</mark>."
+        description="HTML: the text around the matches as plain text (the Markdown's words "
+        "without its markup), escaped, each match in <mark>…</mark>."
     )
 
 

@@ -20,6 +20,7 @@ from django.db.models import DEFERRED, F, Model, Q, QuerySet, Value
 from django.db.models.functions import Greatest, Length, Lower, StrIndex, Substr
 
 from conversations.exceptions import BadCursor, InvalidInput
+from conversations.markdown import markdown_fragment_to_text
 from conversations.models import Conversation, Message, Participant
 from conversations.pagination import decode_cursor, encode_cursor
 
@@ -58,7 +59,12 @@ HIGHLIGHT_STOP = "</mark>"
 # The SQLite excerpt: this many characters before the first match, EXCERPT_LENGTH in all.
 EXCERPT_LEAD = 60
 ELLIPSIS = "…"
-_WHITESPACE = re.compile(r"\s+")
+_PAIRED_MARKS = re.compile(f"{_START_MARK}([^{_START_MARK}{_STOP_MARK}]*){_STOP_MARK}")
+
+
+def _unmarked(text: str) -> str:
+    """Text without our highlight marks (a message may hold the characters itself)."""
+    return text.replace(_START_MARK, "").replace(_STOP_MARK, "")
 
 
 @dataclass
@@ -356,36 +362,42 @@ def _substring(messages: QuerySet[Message], text: str) -> QuerySet[Message]:
     )
 
 
-def _one_line(text: str) -> str:
-    """An excerpt is one line: runs of whitespace (newlines, and the spaces ts_headline
-    leaves where it drops HTML-like tags) become one space."""
-    return _WHITESPACE.sub(" ", text)
+def _marks_to_html(text: str) -> str:
+    """Marked text (the matches between _START_MARK and _STOP_MARK) as HTML: the text
+    escaped, each marked match in <mark>…</mark>, a mark left without its pair dropped."""
+    html = _PAIRED_MARKS.sub(
+        lambda match: HIGHLIGHT_START + match.group(1) + HIGHLIGHT_STOP, escape(text)
+    )
+    return html.replace(_START_MARK, "").replace(_STOP_MARK, "")
 
 
 def _highlight_headline(headline: str) -> str:
-    return (
-        escape(_one_line(headline).strip())
-        .replace(_START_MARK, HIGHLIGHT_START)
-        .replace(_STOP_MARK, HIGHLIGHT_STOP)
-    )
+    """ts_headline's fragments of the Markdown, as plain text (the marks are text to
+    markdown_to_text, and kept) with the matches marked."""
+    return _marks_to_html(markdown_fragment_to_text(headline))
 
 
 def _highlight_substring(message: Message, length: int) -> str:
+    """The SQLite excerpt: the window around the first match, the match marked in it, then
+    as plain text (so a match inside `code` or **bold** is still marked, its markup gone)."""
     excerpt = message.excerpt
     offset = message.match_at - message.excerpt_start
     prefix = ELLIPSIS if message.excerpt_start > 1 else ""
     suffix = ELLIPSIS if message.excerpt_start - 1 + len(excerpt) < message.content_length else ""
-    if message.match_at < 1 or offset < 0:
-        return prefix + escape(_one_line(excerpt)) + suffix
-    before = _one_line(excerpt[:offset])
-    after = _one_line(excerpt[offset + length :])
-    return (
-        (prefix + escape(before)).lstrip()
-        + HIGHLIGHT_START
-        + escape(_one_line(excerpt[offset : offset + length]))
-        + HIGHLIGHT_STOP
-        + (escape(after) + suffix).rstrip()
-    )
+    if message.match_at >= 1 and offset >= 0:
+        before, match, after = (
+            _unmarked(piece)
+            for piece in (
+                excerpt[:offset],
+                excerpt[offset : offset + length],
+                excerpt[offset + length :],
+            )
+        )
+        excerpt = f"{before}{_START_MARK}{match}{_STOP_MARK}{after}"
+    else:
+        excerpt = _unmarked(excerpt)
+    text = markdown_fragment_to_text(excerpt)
+    return _marks_to_html(prefix + text + suffix if text else "")
 
 
 def message_search(

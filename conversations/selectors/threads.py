@@ -10,6 +10,7 @@ from django.db.models import Exists, F, FilteredRelation, OuterRef, Prefetch, Q,
 from django.db.models.functions import Substr
 
 from conversations.exceptions import InvalidInput, NotFound
+from conversations.markdown import markdown_to_text
 from conversations.models import Artifact, Conversation, Message, MessagePart, Participant
 from conversations.models.messages import MessageVisibility
 
@@ -178,7 +179,8 @@ def _list_item(row: dict) -> ConversationListItem:
             if sender_id
             else None,
             is_visible=visible,
-            excerpt=row["last_excerpt"] if visible else "",
+            # Its opening as plain text: a preview shows words, not Markdown.
+            excerpt=markdown_to_text(row["last_excerpt"]) if visible else "",
             created_at=row["last__created_at"],
         )
     agent_id = row["conversation__agent__id"]
