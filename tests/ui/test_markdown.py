@@ -103,9 +103,10 @@ def test_task_lists_render_as_disabled_checkboxes():
     assert "[ ]" not in html and "[x]" not in html
     assert '<ul class="contains-task-list">' in html
     boxes = [attrs for tag, attrs in checkbox_tags(html)]
+    # Named for screen readers (a form element needs a label).
     assert boxes == [
-        {"type": "checkbox", "disabled": ""},
-        {"type": "checkbox", "disabled": "", "checked": "checked"},
+        {"type": "checkbox", "disabled": "", "aria-label": "Not done"},
+        {"type": "checkbox", "disabled": "", "checked": "", "aria-label": "Done"},
     ]
     assert '<li class="task-list-item"><input' in html and " write the tests</li>" in html
     assert "<li>plain item</li>" in html

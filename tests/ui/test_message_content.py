@@ -64,7 +64,7 @@ def test_tool_calls_and_results_are_folded_pretty_json(alice, turn):
 
 def test_task_lists_and_code_figures_reach_the_page(alice, turn):
     page = thread_page(alice, turn.conversation_id)
-    assert '<input checked="checked" type="checkbox" disabled="">' in page
-    assert '<input type="checkbox" disabled="">' in page
+    assert '<input checked type="checkbox" disabled aria-label="Done">' in page
+    assert '<input type="checkbox" disabled aria-label="Not done">' in page
     assert '<figure class="code-block" data-language="python">' in page
     assert '<span class="code-lang">python</span>' in page
