@@ -323,8 +323,8 @@ def act(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
             services.conversation_delete(conversation=conversation, actor=user)
             flash.success(
                 request,
-                f"Moved “{conversation.title or 'Untitled'}” to the trash. It stays in Trash for"
-                f" {settings.RETENTION_DAYS} days; then it is removed for good.",
+                f"Moved “{conversation.display_title or 'Untitled'}” to the trash. It stays in"
+                f" Trash for {settings.RETENTION_DAYS} days; then it is removed for good.",
                 extra_tags=undo_restore_tag(conversation.pk),
             )
             return redirect("conversations:home")

@@ -124,6 +124,12 @@ class Conversation(TimestampedModel):
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
 
+    @property
+    def display_title(self) -> str:
+        """Its name as a viewer sees it: the title; for an untitled direct conversation the
+        other person's name, which the selectors read for that viewer (`peer_name`)."""
+        return self.title or getattr(self, "peer_name", None) or ""
+
 
 # The same three roles as in a workspace: owner, admin, member.
 ParticipantRole = WorkspaceRole

@@ -64,6 +64,10 @@ class ConversationListItemOut(OutModel):
     id: uuid.UUID
     kind: str
     title: str
+    display_title: str = Field(
+        description="What to call it: its title, or for an untitled direct conversation the "
+        "other person's name (each of the two sees the other's). Empty when neither."
+    )
     agent: AgentRefOut | None
     status: str
     pinned_at: datetime | None
@@ -151,6 +155,10 @@ class ConversationOut(Schema):
     workspace: str
     kind: str
     title: str
+    display_title: str = Field(
+        description="What to call it: its title, or for an untitled direct conversation the "
+        "other person's name (each of the two sees the other's). Empty when neither."
+    )
     agent: AgentRefOut | None
     status: str
     created_by: UserRefOut | None

@@ -42,6 +42,10 @@ class SearchQueryIn(Schema):
 class ConversationRefOut(OutModel):
     id: uuid.UUID
     title: str
+    display_title: str = Field(
+        description="What to call it: its title, or for an untitled direct conversation the "
+        "other person's name (each of the two sees the other's). Empty when neither."
+    )
 
 
 class SearchHitOut(OutModel):

@@ -30,6 +30,7 @@ from .threads import (
     _as_uuid,
     _check_limit,
     conversation_get_for_user,
+    peer_name,
 )
 
 User = get_user_model()
@@ -241,6 +242,14 @@ _FULL_TEXT = """
 SELECT message.id, message.conversation_id, message.seq, message.role, message.created_at,
        message.sender_id, conversation.title, sender.username, sender.display_name,
        best.rank,
+       CASE WHEN conversation.kind = 'direct' THEN (
+           SELECT COALESCE(NULLIF(peer.display_name, ''), peer.username)
+           FROM conversations_participant AS other
+           JOIN accounts_user AS peer ON peer.id = other.user_id
+           WHERE other.conversation_id = message.conversation_id
+             AND other.user_id <> %(user_id)s
+           ORDER BY other.joined_at LIMIT 1
+       ) ELSE '' END,
        ts_headline(
            %(config)s::regconfig,
            replace(replace(message.content, %(start_mark)s, ''), %(stop_mark)s, ''),
@@ -325,6 +334,7 @@ def _full_text_rows(
         username,
         display_name,
         rank,
+        peer,
         headline,
     ) in rows:
         message = _loaded(
@@ -337,6 +347,8 @@ def _full_text_rows(
             sender_id=sender_id,
         )
         message.conversation = _loaded(Conversation, id=conversation_id, title=title)
+        # What an untitled direct conversation shows (threads.peer_name, written out).
+        message.conversation.peer_name = peer or ""
         message.sender = (
             None
             if sender_id is None
@@ -441,7 +453,7 @@ def message_search(
         messages = _readable_messages(user)
         if scope is not None:
             messages = messages.filter(conversation_id=scope)
-        messages = _substring(messages, text)
+        messages = _substring(messages, text).annotate(peer_name=peer_name(user))
         if keyset is not None:
             messages = messages.filter(_after(order, keyset))
         messages = (
@@ -460,6 +472,8 @@ def message_search(
             .order_by(*(f"-{field}" for field in order))
         )
         found = list(messages[: limit + 1])
+        for row in found:
+            row.conversation.peer_name = row.peer_name or ""
         has_more = len(found) > limit
         items = [
             SearchHit(message=row, rank=None, excerpt_html=_highlight_substring(row, len(text)))

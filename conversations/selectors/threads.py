@@ -6,12 +6,31 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Exists, F, FilteredRelation, OuterRef, Prefetch, Q, Subquery
-from django.db.models.functions import Substr
+from django.db.models import (
+    Case,
+    CharField,
+    Exists,
+    F,
+    FilteredRelation,
+    OuterRef,
+    Prefetch,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, NullIf, Substr
 
 from conversations.exceptions import InvalidInput, NotFound
 from conversations.markdown import markdown_to_text
-from conversations.models import Artifact, Conversation, Message, MessagePart, Participant
+from conversations.models import (
+    Artifact,
+    Conversation,
+    ConversationKind,
+    Message,
+    MessagePart,
+    Participant,
+)
 from conversations.models.messages import MessageVisibility
 
 EXCERPT_LENGTH = 200
@@ -43,6 +62,25 @@ def _check_limit(limit: int) -> int:
     return limit
 
 
+def peer_name(user: AbstractBaseUser):
+    """For the rows of a query over a conversation's rows (participations, messages: their
+    `conversation_id`), the name of the person on the other side of a direct conversation
+    from `user` (their display name, else their username), "" for the other kinds: what
+    an untitled direct conversation is called for that viewer. A subquery of the row, so a
+    page of rows stays one query."""
+    others = (
+        Participant.objects.filter(conversation_id=OuterRef("conversation_id"))
+        .exclude(user_id=user.pk)
+        .order_by("joined_at")
+        .values(name=Coalesce(NullIf("user__display_name", Value("")), "user__username"))[:1]
+    )
+    return Case(
+        When(conversation__kind=ConversationKind.DIRECT, then=Subquery(others)),
+        default=Value(""),
+        output_field=CharField(),
+    )
+
+
 def conversation_get_for_user(
     *, user: AbstractBaseUser, conversation_id: Any, deleted: bool = False
 ) -> Conversation:
@@ -57,6 +95,7 @@ def conversation_get_for_user(
             conversation__deleted_at__isnull=not deleted,
         )
         .select_related("conversation", "conversation__agent", "conversation__workspace")
+        .annotate(peer_name=peer_name(user))
         .order_by()
         .first()
     )
@@ -64,6 +103,7 @@ def conversation_get_for_user(
         raise NotFound("No such conversation.")
     conversation = participant.conversation
     conversation.participant = participant
+    conversation.peer_name = participant.peer_name or ""
     return conversation
 
 
@@ -122,6 +162,12 @@ class ConversationListItem:
     archived_at: datetime | None
     last_read_seq: int
     last_message: LastMessage | None
+    peer_name: str = ""  # a direct conversation's other person (selectors.peer_name)
+
+    @property
+    def display_title(self) -> str:
+        """As Conversation.display_title: the title, else the other person's name."""
+        return self.title or self.peer_name
 
     @property
     def unread_count(self) -> int:
@@ -161,6 +207,7 @@ _LIST_COLUMNS = (
     "last__sender__username",
     "last__sender__display_name",
     "last_excerpt",
+    "peer_name",
 )
 
 
@@ -198,6 +245,7 @@ def _list_item(row: dict) -> ConversationListItem:
         archived_at=row["archived_at"],
         last_read_seq=row["last_read_seq"],
         last_message=last_message,
+        peer_name=row["peer_name"] or "",
     )
 
 
@@ -218,7 +266,9 @@ def conversation_list_for_user(
     conversations, agents and last messages, read as plain values (building model instances
     and serialising them cost several times the query itself: docs/benchmarks.md)."""
     limit = _check_limit(limit)
-    participations = Participant.objects.filter(user=user, left_at__isnull=True)
+    participations = Participant.objects.filter(user=user, left_at__isnull=True).annotate(
+        peer_name=peer_name(user)
+    )
     if deleted:
         participations = participations.filter(conversation__deleted_at__isnull=False)
     else:
@@ -232,7 +282,11 @@ def conversation_list_for_user(
     if workspace_slug:
         participations = participations.filter(conversation__workspace__slug=workspace_slug)
     if title_query:
-        participations = participations.filter(conversation__title__icontains=title_query)
+        # An untitled direct conversation is found by the name it shows.
+        participations = participations.filter(
+            Q(conversation__title__icontains=title_query)
+            | Q(conversation__title="", peer_name__icontains=title_query)
+        )
     if after is not None:
         activity, pk = after
         participations = participations.filter(

@@ -33,6 +33,7 @@ from conversations.models import (
     Artifact,
     ArtifactKind,
     Conversation,
+    ConversationKind,
     ConversationStatus,
     Message,
     MessageErrorType,
@@ -172,6 +173,14 @@ def _clean_client_message_id(value: Any) -> str | None:
     return value
 
 
+def titled_by_first_message(conversation: Conversation) -> bool:
+    """An untitled group or assistant conversation takes its first message's first line as
+    its title. A direct conversation does not: untitled, it shows each of the two people
+    the other's name (Conversation.display_title), where the first message's text had
+    named it for both (and the one-statement post on PostgreSQL says the same in SQL)."""
+    return conversation.kind != ConversationKind.DIRECT
+
+
 def derive_title(content: str) -> str:
     """A title from the first message: its first line, whitespace folded, cut at a word."""
     first_line = next((line for line in content.splitlines() if line.strip()), "")
@@ -197,7 +206,12 @@ def _append(conversation: Conversation, message: Message) -> Message:
         "last_activity_at": message.created_at,
         "updated_at": message.created_at,
     }
-    if message.seq == 1 and not conversation.title and message.content.strip():
+    if (
+        message.seq == 1
+        and not conversation.title
+        and message.content.strip()
+        and titled_by_first_message(conversation)
+    ):
         updates["title"] = derive_title(message.content)
     Conversation.objects.filter(pk=conversation.pk).update(**updates)
     conversation.message_count = message.seq
@@ -236,7 +250,8 @@ WITH locked AS (
     UPDATE conversations_conversation c
     SET message_count = posted.seq, last_activity_at = posted.created_at,
         updated_at = posted.created_at,
-        title = CASE WHEN posted.seq = 1 AND c.title = '' THEN %s ELSE c.title END
+        title = CASE WHEN posted.seq = 1 AND c.title = '' AND c.kind <> 'direct' THEN %s
+                ELSE c.title END
     FROM posted WHERE c.id = %s
     RETURNING c.title
 ), marked AS (

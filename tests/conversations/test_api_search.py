@@ -82,7 +82,7 @@ def test_search_answers_items_with_conversation_sender_and_highlight(
         "excerpt_html",
     }
     assert item["id"] == str(message.pk)
-    assert item["conversation"] == {"id": str(group.pk), "title": "Plans"}
+    assert item["conversation"] == {"id": str(group.pk), "title": "Plans", "display_title": "Plans"}
     assert (item["seq"], item["role"]) == (1, "user")
     assert item["sender"]["username"] == "bob"
     assert item["created_at"].startswith(message.created_at.date().isoformat())

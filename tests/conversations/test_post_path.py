@@ -32,14 +32,23 @@ def test_a_post_is_one_round_trip(alice, group, django_assert_num_queries):
     assert reader.last_read_seq == 1
 
 
-def test_the_first_message_names_an_untitled_conversation(alice, bob, team):
+def test_the_first_message_names_an_untitled_conversation(alice, team):
+    conversation, _ = services.conversation_create(creator=alice, kind="assistant", workspace=team)
+    services.message_post(conversation=conversation, sender=alice, content="Lunch at noon?")
+    services.message_post(conversation=conversation, sender=alice, content="And after?")
+    conversation.refresh_from_db()
+    assert conversation.title == "Lunch at noon?" and conversation.message_count == 2
+
+
+def test_the_first_message_leaves_a_direct_conversation_untitled(alice, bob, team):
+    # Each of the two sees the other's name instead (tests/conversations/test_direct_titles.py).
     conversation, _ = services.conversation_create(
         creator=alice, kind="direct", workspace=team, participants=[bob]
     )
     services.message_post(conversation=conversation, sender=alice, content="Lunch at noon?")
     services.message_post(conversation=conversation, sender=bob, content="Sure")
     conversation.refresh_from_db()
-    assert conversation.title == "Lunch at noon?" and conversation.message_count == 2
+    assert conversation.title == "" and conversation.message_count == 2
 
 
 @pytest.mark.postgres_only
