@@ -11,3 +11,13 @@ def fake_openai():
     answers with fake_openai.script(...). See tests/fake_openai.py."""
     with FakeOpenAI() as server:
         yield server
+
+
+@pytest.fixture
+def conversation(alice, post):
+    """alice's assistant conversation with one question in it, waiting for its answer."""
+    from conversations import services
+
+    conversation, _ = services.conversation_create(creator=alice, kind="assistant")
+    post(conversation, "Hello?")
+    return conversation

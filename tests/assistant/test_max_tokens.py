@@ -16,13 +16,6 @@ def endpoint(settings):
     settings.OPENAI_MODEL = "some-model"
 
 
-@pytest.fixture
-def conversation(alice, post):
-    conversation, _ = services.conversation_create(creator=alice, kind="assistant")
-    post(conversation, "Count to infinity.")
-    return conversation
-
-
 def asked_max_tokens(alice, conversation) -> int | None:
     return prepare_reply(user=alice, conversation_id=conversation.pk).request.max_tokens
 

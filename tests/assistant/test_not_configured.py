@@ -12,7 +12,6 @@ from django.db import connections
 from django.test import AsyncClient, Client
 
 from chatapp.accounts.services import personal_token_create
-from conversations import services
 from conversations.assistant import generation
 from conversations.models import Message, MessageStatus
 from tests.fake_openai import text_reply
@@ -22,13 +21,6 @@ from tests.fake_openai import text_reply
 def unconfigured(settings):
     settings.OPENAI_BASE_URL = ""
     settings.OPENAI_MODEL = ""
-
-
-@pytest.fixture
-def conversation(alice, post):
-    conversation, _ = services.conversation_create(creator=alice, kind="assistant")
-    post(conversation, "Hello?")
-    return conversation
 
 
 def browser(user) -> Client:
