@@ -46,10 +46,11 @@ class SuspendedFilter(StateFilter):
 
 @admin.register(User)
 class UserAdmin(CheckedSelectionMixin, ObjectActsMixin, DjangoUserAdmin):
+    # The display name is in the detail and the search: with it the list was wider than a
+    # 1366 px screen (tests/browser/test_review.py).
     list_display = [
         "username",
         "email",
-        "display_name",
         "is_active",
         "last_login",
         "date_joined",

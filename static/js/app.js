@@ -373,11 +373,17 @@
       if (response.ok) placeRows(await response.text());
     }
 
+    // Regenerate is a tool of the newest assistant reply (partials/message_row.html); the
+    // composer's #regenerate stays hidden as the one place that starts it (ui.js clicks it).
+    // A row that is no longer the newest, or a reply still streaming, offers none.
     function updateRegenerate() {
       if (!regenerateButton) return;
       const rows = $$(".message[data-seq]", list);
       const last = rows[rows.length - 1];
-      regenerateButton.hidden = !(last && last.classList.contains("role-assistant")) || streamingMessageId !== null;
+      const can = last && last.classList.contains("role-assistant") && streamingMessageId === null;
+      $$("[data-regenerate-message]", list).forEach((button) => {
+        button.closest("form").hidden = !(can && button.closest(".message") === last);
+      });
     }
 
     let readTimer = null;
@@ -436,8 +442,9 @@
       const row = document.createElement("div");
       row.className = "message role-user mine pending local";
       row.dataset.clientMessageId = entry.id;
-      row.innerHTML = '<div class="message-head"><span class="sender"></span><span class="status"></span></div>'
-        + '<div class="md body streaming-text"></div>';
+      // The server's row shape (partials/message_row.html): our own, so a bubble and no avatar.
+      row.innerHTML = '<div class="message-main"><div class="message-head"><span class="sender"></span>'
+        + '<span class="status"></span></div><div class="bubble"><div class="md body streaming-text"></div></div></div>';
       $(".sender", row).textContent = thread.dataset.userName || "You"; // as the server's row will say
       $(".body", row).textContent = entry.text;
       list.appendChild(row);
@@ -476,12 +483,12 @@
         flush();
       });
       if (textarea) button("Edit", "small secondary", () => editAgain(clientId));
-      button("Discard", "small danger", () => {
+      button("Discard", "small danger-quiet", () => {
         outbox.remove(clientId);
         row.remove();
       });
       box.append(reason, buttons);
-      row.appendChild(box);
+      $(".bubble", row).appendChild(box);
     }
 
     // A refused message back in the composer (after what is there), out of the outbox.
@@ -706,10 +713,13 @@
               fresh.id = `m${seq}`;
               fresh.dataset.seq = seq;
               fresh.dataset.messageId = data.message_id;
-              fresh.innerHTML = '<div class="message-head"><span class="sender">Assistant</span><span class="status">writing…</span></div>';
+              // The server's row shape (partials/message_row.html), until it replaces this.
+              fresh.innerHTML = '<span class="avatar assistant" aria-hidden="true"></span><div class="message-main">'
+                + '<div class="message-head"><span class="sender">Assistant</span><span class="status">writing…</span></div>'
+                + '<div class="bubble"></div></div>';
               text = document.createElement("div");
               text.className = "md body streaming-text";
-              fresh.appendChild(text);
+              $(".bubble", fresh).appendChild(text);
               if (row) row.replaceWith(fresh); else list.appendChild(fresh);
               row = fresh;
               updateCount();

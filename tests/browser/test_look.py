@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import SCREENSHOTS, run_axe, sign_in
+from tests.browser.conftest import sign_in
 
 DEMO_PASSWORD = "demo-password-1"  # seed_demo's default
 
@@ -127,93 +127,4 @@ def test_the_phone_drawer_works_without_javascript(open_page, demo):
     expect(sidebar).to_be_in_viewport()
 
 
-# --- accessibility ---------------------------------------------------------------------------
-
-
-def axe_pages(demo) -> list[tuple[str, str, list[str]]]:
-    """(name, path, selectors of <details> to open first)."""
-    return [
-        ("home", "/", [".new-conversation"]),
-        ("thread-markdown", f"/c/{demo['welcome']}/", [".actions", ".message-menu"]),
-        ("thread-tools", f"/c/{demo['tool-use']}/", [".part.tool", ".part.reasoning"]),
-        ("thread-error", f"/c/{demo['upstream-error']}/", []),
-        ("thread-group", f"/c/{demo['team-release']}/", [".message-menu"]),
-        ("search", "/search?q=paginate", []),
-        ("archive", "/?section=archived", []),
-        ("trash", "/?section=trash", []),
-        ("settings", "/settings/", []),
-    ]
-
-
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_axe_finds_no_serious_violations_on_the_main_pages(open_page, demo, scheme):
-    # bypass_csp for the axe runs only: the app's CSP (script-src 'self') refuses the
-    # injected axe script, as it should refuse any script it did not serve.
-    failures = {}
-    anonymous = open_page(bypass_csp=True, color_scheme=scheme)
-    for name, path in [("login", "/accounts/login/"), ("register", "/accounts/register/")]:
-        anonymous.goto(path)
-        if found := run_axe(anonymous):
-            failures[name] = found
-
-    page = demo_page(open_page, bypass_csp=True, color_scheme=scheme)
-    for name, path, details in axe_pages(demo):
-        page.goto(path)
-        for selector in details:
-            page.evaluate(
-                "selector => document.querySelectorAll(selector).forEach(d => { d.open = true; })",
-                selector,
-            )
-        if found := run_axe(page):
-            failures[name] = found
-
-    # A phone: the thread (its code block scrolls sideways there) and the drawer open.
-    phone = demo_page(
-        open_page, bypass_csp=True, color_scheme=scheme, viewport={"width": 390, "height": 844}
-    )
-    phone.goto(f"/c/{demo['welcome']}/")
-    if found := run_axe(phone):
-        failures["phone-thread"] = found
-    phone.get_by_role("link", name="Conversations").click()
-    expect(phone.locator("#sidebar")).to_be_in_viewport()
-    if found := run_axe(phone):
-        failures["phone-drawer"] = found
-    assert not failures, json.dumps(failures, indent=1)
-
-
-# --- screenshots -----------------------------------------------------------------------------
-
-
-def test_screenshots(open_page, demo):
-    """docs/screenshots/: the main view light and dark, a thread with a tool call and code,
-    the phone layout."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for scheme in ("light", "dark"):
-        page = demo_page(open_page, color_scheme=scheme)
-        page.goto(f"/c/{demo['welcome']}/")
-        expect(page.locator(".md pre").first).to_be_visible()
-        page.screenshot(path=SCREENSHOTS / f"main-{scheme}.png")
-
-    page = demo_page(open_page, color_scheme="light", viewport={"width": 1280, "height": 900})
-    page.goto(f"/c/{demo['tool-use']}/")
-    # A tool call and its result unfolded, then the answer with its code below them.
-    for summary in ("Tool call: read_file", "Tool result: read_file"):
-        part = page.locator("details.part.tool", has_text=summary)
-        part.locator("summary").click()
-        expect(part.locator("pre")).to_contain_text("pagina")
-    page.locator("details.part.tool", has_text="Tool call: read_file").scroll_into_view_if_needed()
-    page.evaluate("document.getElementById('messages').scrollTop += 150")
-    expect(page.locator(".message.role-assistant .md.body code").first).to_be_visible()
-    page.screenshot(path=SCREENSHOTS / "thread-tool-call-code.png")
-
-    phone = demo_page(open_page, viewport={"width": 390, "height": 844}, is_mobile=True)
-    phone.goto(f"/c/{demo['welcome']}/")
-    expect(phone.locator(".md pre").first).to_be_attached()
-    phone.screenshot(path=SCREENSHOTS / "phone.png")
-    phone.get_by_role("link", name="Conversations").click()
-    expect(phone.locator("#sidebar")).to_be_in_viewport()
-    phone.wait_for_timeout(300)  # the drawer's slide
-    phone.screenshot(path=SCREENSHOTS / "phone-drawer.png")
-
-    for name in ("main-light", "main-dark", "thread-tool-call-code", "phone", "phone-drawer"):
-        assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000
+# axe-core on every page and the screenshots of every state: tests/browser/test_review.py.

@@ -471,10 +471,12 @@ def test_pending_and_failed_messages_look_deliberate(
     pending = shown(page, "This one is still on its way.")
     expect(pending).to_have_attribute("data-state", "sending")
 
-    style = pending.evaluate("row => getComputedStyle(row).borderTopStyle")
+    # The edge is the bubble's (partials/message_row.html: our own messages are bubbles).
+    style = pending.locator(".bubble").evaluate("bubble => getComputedStyle(bubble).borderTopStyle")
     assert style == "dashed"
     failed = page.locator(".message.failed")
-    assert failed.evaluate("row => getComputedStyle(row).borderTopStyle") == "solid"
+    edge = failed.locator(".bubble").evaluate("bubble => getComputedStyle(bubble).borderTopStyle")
+    assert edge == "solid"
     # Readable: no opacity trick that would take the text below contrast.
     assert pending.evaluate("row => getComputedStyle(row).opacity") == "1"
     assert run_axe(page) == []
