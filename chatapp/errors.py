@@ -7,6 +7,8 @@ HtmlNotFoundMiddleware (chatapp/middleware.py) shows ours instead, so what a per
 missing, trashed or someone else's conversation is the same everywhere.
 """
 
+import logging
+
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseServerError
 from django.template import loader
 from django.views.defaults import page_not_found
@@ -16,6 +18,7 @@ from chatapp.accounts.views import theme
 NOT_FOUND_TEMPLATE = "404.html"
 FORBIDDEN_TEMPLATE = "403.html"
 SERVER_ERROR_TEMPLATE = "500.html"
+logger = logging.getLogger(__name__)
 
 
 def not_found_page(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
@@ -41,5 +44,18 @@ def server_error_page(request: HttpRequest) -> HttpResponse:
     """handler500. Rendered without the request's context processors: whatever failed (the
     database, the session) must not fail again here. Only the theme is read, from its
     cookie."""
-    context = {"theme": theme(request)["theme"]}
-    return HttpResponseServerError(loader.render_to_string(SERVER_ERROR_TEMPLATE, context))
+    try:
+        context = {"theme": theme(request)["theme"]}
+        return HttpResponseServerError(loader.render_to_string(SERVER_ERROR_TEMPLATE, context))
+    except Exception:
+        # e.g. static files not collected: {% static %} raises under the manifest storage,
+        # and a 500 handler that raises makes Django log and retry the same failure.
+        logger.exception("The 500 page could not be rendered")
+        return HttpResponseServerError(_PLAIN_SERVER_ERROR, content_type="text/html; charset=utf-8")
+
+
+_PLAIN_SERVER_ERROR = (
+    "<!doctype html><html lang=en><meta charset=utf-8><title>Something went wrong</title>"
+    "<h1>Something went wrong</h1><p>The server ran into an error of its own. Try again in a"
+    " moment.</p><p><a href=/>Back to your conversations</a></p></html>"
+)

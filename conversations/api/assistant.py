@@ -25,10 +25,22 @@ from conversations.selectors.people import agents_for_user
 
 router = Router(tags=["assistant"])
 
+# Each event of the stream, as a client's SSE parser gives it: a name and a line of JSON
+# (docs/api.md lists the names and what their data holds).
+SSE_EVENT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "description": "The event's name, e.g. message.created"},
+        "data": {"type": "string", "description": "The event's payload, as JSON"},
+        "id": {"type": "string", "description": "For Last-Event-ID, on /events"},
+        "retry": {"type": "integer"},
+    },
+    "required": ["data"],
+}
 SSE_RESPONSE = {
     200: {
         "description": "A Server-Sent Events stream (text/event-stream).",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "content": {"text/event-stream": {"schema": SSE_EVENT_SCHEMA}},
     }
 }
 

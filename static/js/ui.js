@@ -47,9 +47,15 @@
       });
       dialog.addEventListener("close", () => {
         dialog.remove();
-        if (opener && opener.isConnected) opener.focus();
+        // Back where the person was: the button, or the menu's own button when the menu
+        // that held it closed.
+        const menu = opener && opener.closest && opener.closest("details.menu:not([open])");
+        const back = menu ? $("summary", menu) : opener;
+        if (back && back.isConnected) back.focus();
         resolve(answer);
       });
+      // The menu that held the button closes: the dialog is the one thing on screen.
+      $$("details.menu[open]").forEach((menu) => { menu.open = false; });
       document.body.append(dialog);
       dialog.showModal();
       $("button[value=cancel]", dialog).focus();
@@ -287,6 +293,23 @@
       event.preventDefault();
       composerRegenerate.click();
     }
+  });
+
+  // Menus (details.menu) close on Escape, focus going back to their button, and on a
+  // click outside them, as people expect of a menu; without JavaScript a second click on
+  // the button closes one.
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    const menu = document.activeElement && document.activeElement.closest("details.menu[open]");
+    const open = menu || $("details.menu[open]");
+    if (!open || $("dialog[open]")) return;
+    open.open = false;
+    $("summary", open).focus();
+  });
+  document.addEventListener("click", (event) => {
+    $$("details.menu[open]").forEach((menu) => {
+      if (!menu.contains(event.target)) menu.open = false;
+    });
   });
 
   function start() {

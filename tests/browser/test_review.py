@@ -174,3 +174,62 @@ def test_the_admin_lists_fit_a_laptop(open_page, demo):
             " return r ? [r.scrollWidth, r.clientWidth] : [0, 0]; })()"
         )
         assert widths[0] <= widths[1], f"{path}: {widths[0]} px of list in {widths[1]} px"
+
+
+def box(locator) -> dict:
+    found = locator.bounding_box()
+    assert found is not None, f"{locator} is not on the screen"
+    return found
+
+
+def overlap(a: dict, b: dict) -> bool:
+    return not (
+        a["x"] + a["width"] <= b["x"]
+        or b["x"] + b["width"] <= a["x"]
+        or a["y"] + a["height"] <= b["y"]
+        or b["y"] + b["height"] <= a["y"]
+    )
+
+
+@pytest.mark.parametrize("size", ["laptop", "phone"])
+def test_the_layout_defects_a_newcomer_hit_are_gone(open_page, demo, size):
+    """Each of these was on screen before the design pass: the message menu over the text
+    and the ⋯ over the time, Actions pushing the header onto two rows with its title field
+    cut off, the phone's composer squeezed to 40 % beside its buttons, the settings link
+    gone on a phone, and the drawer closed by a bare text link."""
+    page = signed_in(open_page, "demo", viewport=SIZES[size], is_mobile=size == "phone")
+    page.goto(f"/c/{demo['team-release']}/")
+    rows = page.locator(".message[data-seq]")
+    for index in range(rows.count()):
+        row = rows.nth(index)
+        row.hover()
+        tools = box(row.locator(".message-tools"))
+        assert not overlap(tools, box(row.locator(".bubble"))), (
+            f"tools over the text of row {index}"
+        )
+        assert not overlap(tools, box(row.locator(".time"))), f"tools over the time of row {index}"
+
+    header = page.locator(".thread-header")
+    height = box(header)["height"]
+    page.locator("details.actions summary").click()
+    title_field = page.locator("#rename-title")
+    expect(title_field).to_be_visible()
+    assert box(header)["height"] == height  # the menu opens over the page
+    field, viewport = box(title_field), page.viewport_size
+    assert field["x"] >= 0 and field["x"] + field["width"] <= viewport["width"]
+    assert field["width"] >= 150
+    page.keyboard.press("Escape")  # closes the menu (ui.js), focus back on its button
+    expect(title_field).to_be_hidden()
+    expect(page.locator("details.actions summary")).to_be_focused()
+
+    composer, text = box(page.locator("#composer")), box(page.locator("#composer-text"))
+    assert text["width"] >= 0.85 * composer["width"]
+    expect(page.get_by_role("link", name="Demo User (settings)")).to_be_visible()
+
+    if size == "phone":
+        page.get_by_role("link", name="Conversations").click()
+        close = page.get_by_role("link", name="Close the conversation list")
+        expect(close).to_be_visible()
+        assert box(close)["width"] >= 32 and box(close)["height"] >= 32  # a real target
+        close.click()
+        expect(page.locator("#sidebar")).not_to_be_in_viewport()

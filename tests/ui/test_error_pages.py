@@ -112,3 +112,22 @@ def test_server_error_shows_our_500_without_the_request_context(settings, alice)
     assert 'data-theme="dark"' in page  # the theme, from its cookie alone
     assert alice.name not in page  # no user: nothing that needed the session or database
     assert "a bug of ours" not in page
+    # No account links and no theme form: without the request it would have no CSRF token.
+    assert "Sign in" not in page and "csrfmiddlewaretoken" not in page
+
+
+def test_the_500_page_falls_back_to_plain_html_when_it_cannot_render(settings, alice, tmp_path):
+    """Static files not collected (the manifest storage then refuses {% static %}): the 500
+    page, and the 404 that fails the same way, answer a plain page instead of raising in
+    the handler of last resort (.ci/schemathesis once met this)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
+    }
+    settings.STATIC_ROOT = tmp_path / "never-collected"
+    settings.DEBUG = False
+    client = Client(raise_request_exception=False)
+    for path in ("/test-errors/broken", "/no-such-page"):
+        response = client.get(path)
+        assert response.status_code == 500
+        assert "<h1>Something went wrong</h1>" in response.content.decode()
