@@ -47,7 +47,10 @@ SSE_RESPONSE = {
 
 @router.get("/agents", response={200: AgentListOut, **ERRORS})
 def list_agents(request: HttpRequest):
-    """The assistants of your workspaces. (A handful: never paged.)"""
+    """The assistants of your workspaces. (A handful: never paged.) Once the server's
+    default model is configured (OPENAI_BASE_URL, OPENAI_MODEL), each workspace's default
+    agent (`is_default`) is listed, whether or not anyone has used it yet."""
+    services.agent_defaults_ensure(user=request.auth)
     return {"items": agents_for_user(user=request.auth), "next_cursor": None, "has_more": False}
 
 

@@ -7,11 +7,14 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
+from chatapp import ratelimit
 from conversations import selectors, services
 from conversations.models import ConversationKind
 from conversations.pagination import decode_time_id_cursor, encode_time_id_cursor
 from conversations.schemas import (
     ERRORS,
+    LIMITED_ERRORS,
+    ConversationCreatedOut,
     ConversationIn,
     ConversationListOut,
     ConversationOut,
@@ -89,10 +92,22 @@ def _detail(request: HttpRequest, conversation_id, *, deleted: bool = False):
     return conversation
 
 
-@router.post("/conversations", response={200: ConversationOut, 201: ConversationOut, **ERRORS})
+@router.post(
+    "/conversations",
+    response={200: ConversationCreatedOut, 201: ConversationCreatedOut, **LIMITED_ERRORS},
+)
 def create_conversation(request: HttpRequest, payload: ConversationIn):
     """Start a conversation: 201; a direct conversation you already have with that person
-    answers 200 with it. A group needs a title."""
+    answers 200 with it. A group needs a title.
+
+    With `message` (`{content, client_message_id}`) it starts with that first message, in
+    one transaction (nothing is made if either is refused), and the answer carries it as
+    `message`: what a New chat does. The same `client_message_id` again answers 200 with
+    the conversation it started and the same message (no second conversation); with other
+    content, 409. Such a start counts as a post (POST_RATE_LIMIT, else 429); a reply is
+    then asked for with `POST /conversations/{id}/reply`."""
+    if payload.message is not None:
+        ratelimit.hit(ratelimit.POSTS, str(request.auth.pk))
     workspace = (
         workspace_get_for_user(user=request.auth, slug=payload.workspace)
         if payload.workspace
@@ -103,18 +118,29 @@ def create_conversation(request: HttpRequest, payload: ConversationIn):
         if payload.agent_id and workspace
         else None
     )
-    conversation, created = services.conversation_create(
-        creator=request.auth,
-        kind=payload.kind,
-        title=payload.title,
-        workspace=workspace,
-        agent=agent,
-        participants=users_by_usernames(usernames=payload.participants),
-        subject_type=payload.subject.type if payload.subject else "",
-        subject_id=payload.subject.id if payload.subject else "",
-        metadata=payload.metadata,
-    )
-    return Status(201 if created else 200, _detail(request, conversation.pk))
+    fields = {
+        "creator": request.auth,
+        "kind": payload.kind,
+        "title": payload.title,
+        "workspace": workspace,
+        "agent": agent,
+        "participants": users_by_usernames(usernames=payload.participants),
+        "subject_type": payload.subject.type if payload.subject else "",
+        "subject_id": payload.subject.id if payload.subject else "",
+        "metadata": payload.metadata,
+    }
+    message = None
+    if payload.message is None:
+        conversation, created = services.conversation_create(**fields)
+    else:
+        conversation, message, created = services.conversation_create_with_message(
+            **fields,
+            content=payload.message.content,
+            client_message_id=payload.message.client_message_id,
+        )
+    answer = _detail(request, conversation.pk)
+    answer.first_message = message
+    return Status(201 if created else 200, answer)
 
 
 @router.get("/conversations/{conversation_id}", response={200: ConversationOut, **ERRORS})

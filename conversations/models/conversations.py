@@ -57,6 +57,13 @@ class Conversation(TimestampedModel):
     # Sorted ids of the two people of a direct conversation: the database keeps one
     # live direct conversation per pair, even when both start it at the same moment.
     direct_key = models.CharField(max_length=80, blank=True, editable=False)
+    # The client_message_id of the message it was started with (a New chat's first
+    # message, POST /conversations with `message`): unique per creator, so a retried or
+    # doubled start finds this conversation instead of making a second one. NULL when it
+    # was started empty. (100 characters, as Message.client_message_id.)
+    first_client_message_id = models.CharField(  # noqa: DJ001
+        max_length=100, null=True, blank=True, editable=False
+    )
     last_activity_at = models.DateTimeField(default=timezone.now)
     # Messages are never removed one by one (deletes are soft), so the next seq is
     # message_count + 1 under the conversation's row lock.
@@ -114,6 +121,11 @@ class Conversation(TimestampedModel):
                 fields=["workspace", "direct_key"],
                 name="conversation_direct_unique",
                 condition=models.Q(kind="direct", deleted_at__isnull=True),
+            ),
+            models.UniqueConstraint(
+                fields=["created_by", "first_client_message_id"],
+                name="conversation_first_message_unique",
+                condition=models.Q(first_client_message_id__isnull=False),
             ),
         ]
 

@@ -7,9 +7,10 @@ from typing import Any
 from ninja import Schema
 from pydantic import ConfigDict, Field
 
-from conversations.models import TITLE_MAX_LENGTH
+from conversations.models import CLIENT_MESSAGE_ID_MAX_LENGTH, CONTENT_MAX_LENGTH, TITLE_MAX_LENGTH
 
 from .common import OutModel, UserRefOut
+from .messages import MessageOut
 
 
 class WorkspaceOut(Schema):
@@ -90,6 +91,20 @@ class SubjectIn(Schema):
     id: str = Field(min_length=1, max_length=100)
 
 
+class FirstMessageIn(Schema):
+    """The message a conversation is started with (a New chat's first send)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    content: str = Field(min_length=1, max_length=CONTENT_MAX_LENGTH)
+    client_message_id: str | None = Field(
+        default=None,
+        max_length=CLIENT_MESSAGE_ID_MAX_LENGTH,
+        description="Makes the start idempotent: sent again, it answers 200 with the "
+        "conversation it started and its message, and starts no second one.",
+    )
+
+
 class ConversationIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
@@ -102,6 +117,11 @@ class ConversationIn(Schema):
     workspace: str | None = Field(default=None, max_length=60, description="A workspace slug.")
     subject: SubjectIn | None = None
     metadata: dict[str, Any] | None = None
+    message: FirstMessageIn | None = Field(
+        default=None,
+        description="Start it with this first message, in the same transaction: nothing "
+        "is made if either is refused.",
+    )
 
 
 class ConversationPatchIn(Schema):
@@ -228,6 +248,18 @@ class ConversationOut(Schema):
     @staticmethod
     def resolve_unread_count(conversation) -> int:
         return max(conversation.message_count - conversation.participant.last_read_seq, 0)
+
+
+class ConversationCreatedOut(ConversationOut):
+    message: MessageOut | None = Field(
+        default=None,
+        description="The first message, when the conversation was started with one "
+        "(`message` in the request); null otherwise.",
+    )
+
+    @staticmethod
+    def resolve_message(conversation):
+        return getattr(conversation, "first_message", None)
 
 
 class ReadIn(Schema):

@@ -1,7 +1,7 @@
 """Every write to the domain, one transaction each. Views, the API, the admin, commands and
 tests call these; nothing else creates or changes domain rows."""
 
-from .agents import agent_default_for_workspace
+from .agents import agent_default_for_workspace, agent_defaults_ensure
 from .conversations import (
     conversation_create,
     conversation_delete,
@@ -21,6 +21,7 @@ from .messages import (
     assistant_message_restart,
     assistant_message_start,
     assistant_messages_interrupt_stale,
+    conversation_create_with_message,
     message_delete,
     message_edit,
     message_part_add,
@@ -50,6 +51,7 @@ __all__ = [
     "PurgeResult",
     "Usage",
     "agent_default_for_workspace",
+    "agent_defaults_ensure",
     "artifact_create",
     "assistant_message_abort",
     "assistant_message_finish",
@@ -58,6 +60,7 @@ __all__ = [
     "assistant_message_start",
     "assistant_messages_interrupt_stale",
     "conversation_create",
+    "conversation_create_with_message",
     "conversation_delete",
     "conversation_delete_by_moderator",
     "conversation_import",

@@ -110,11 +110,14 @@ def conversation_create(
     subject_type: str = "",
     subject_id: str = "",
     metadata: dict | None = None,
+    first_client_message_id: str | None = None,
 ) -> tuple[Conversation, bool]:
     """Start a conversation, or find the live direct one with the same person.
 
     Returns (conversation, created). The creator is its owner; `participants` (besides the
     creator) must be members of the workspace, which defaults to the creator's default.
+    `first_client_message_id` is for conversation_create_with_message (unique per creator:
+    IntegrityError when taken).
     """
     if kind not in ConversationKind.values:
         raise InvalidInput("kind", f"Kind must be one of {', '.join(ConversationKind.values)}.")
@@ -160,10 +163,11 @@ def conversation_create(
                 subject_type=subject_type,
                 subject_id=subject_id,
                 metadata=metadata,
+                first_client_message_id=first_client_message_id,
             )
     except IntegrityError:
         # The other person opened the same direct conversation at the same moment.
-        existing = _find_live_direct(workspace, direct_key)
+        existing = _find_live_direct(workspace, direct_key) if direct_key else None
         if existing is None:
             raise
         _rejoin(existing, [creator, others[0]])

@@ -5,13 +5,14 @@ import functools
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.base import ContentFile
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
@@ -42,10 +43,17 @@ from conversations.models import (
     MessageStatus,
     Participant,
     PartType,
+    Workspace,
 )
 
 from . import quotas
-from .conversations import active_participant, lock_conversation, lock_participation, lock_row
+from .conversations import (
+    active_participant,
+    conversation_create,
+    lock_conversation,
+    lock_participation,
+    lock_row,
+)
 from .events import event_ctes_sql, event_params, event_record, event_signal, message_summary
 
 # --- text from elsewhere ---------------------------------------------------------------------
@@ -426,6 +434,72 @@ def _post_with_the_orm(
     _announce(message, "message.created")
     message.parts_list = []
     return message, True
+
+
+def _started_with(creator: AbstractBaseUser, client_message_id: str) -> Conversation | None:
+    return Conversation.objects.filter(
+        created_by=creator, first_client_message_id=client_message_id
+    ).first()
+
+
+@transaction.atomic
+def conversation_create_with_message(
+    *,
+    creator: AbstractBaseUser,
+    kind: str,
+    content: str,
+    client_message_id: str | None = None,
+    title: str = "",
+    workspace: Workspace | None = None,
+    agent: Agent | None = None,
+    participants: Iterable[AbstractBaseUser] = (),
+    subject_type: str = "",
+    subject_id: str = "",
+    metadata: dict | None = None,
+) -> tuple[Conversation, Message, bool]:
+    """Start a conversation with its first message, in one transaction: a New chat's first
+    send (docs/ui.md), or POST /conversations with `message`. The conversation's arguments
+    are conversation_create's. Returns (conversation, message, created), `created` saying
+    that the conversation is new.
+
+    Nothing is made when the content or any of the conversation's fields is refused. The
+    client_message_id makes it idempotent: the conversation the creator started with that
+    key (Conversation.first_client_message_id, unique per creator) is found instead of
+    making a second one, and its message returned (IdempotencyConflict for other content):
+    a double submit, or the outbox sending again after a lost answer. A direct
+    conversation that already exists with that person gets the message.
+    """
+    content = clean_content(content)
+    client_message_id = _clean_client_message_id(client_message_id)
+    conversation = _started_with(creator, client_message_id) if client_message_id else None
+    created = False
+    if conversation is None:
+        try:
+            with transaction.atomic():
+                conversation, created = conversation_create(
+                    creator=creator,
+                    kind=kind,
+                    title=title,
+                    workspace=workspace,
+                    agent=agent,
+                    participants=participants,
+                    subject_type=subject_type,
+                    subject_id=subject_id,
+                    metadata=metadata,
+                    first_client_message_id=client_message_id,
+                )
+        except IntegrityError:
+            # The same start sent twice at once: the other one committed first.
+            conversation = _started_with(creator, client_message_id) if client_message_id else None
+            if conversation is None:
+                raise
+    message, _ = message_post(
+        conversation=conversation,
+        sender=creator,
+        content=content,
+        client_message_id=client_message_id,
+    )
+    return conversation, message, created
 
 
 @transaction.atomic
