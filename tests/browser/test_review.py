@@ -49,6 +49,10 @@ def demo(database) -> dict[str, str]:
             "pagination reads the next page by the last key it showed, so a page deep in a "
             "long list costs')\n"
             "keys['streaming'] = str(chat.pk)\n"
+            "old, _ = services.conversation_create(creator=demo, kind='assistant', "
+            "title='Draft of the March newsletter', workspace=welcome.workspace)\n"
+            "services.message_post(conversation=old, sender=demo, content='An outline first.')\n"
+            "services.conversation_delete(conversation=old, actor=demo)\n"
             "print(json.dumps(keys))"
         )
     )
