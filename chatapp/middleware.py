@@ -3,9 +3,11 @@ even those Django or ninja make before our handlers run (an unknown route, a wro
 input no database can store (a NUL character) is refused before any view; the pages'
 Content-Security-Policy; and the pages' own 404, even with DEBUG on."""
 
+import functools
 import json
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
@@ -89,6 +91,22 @@ CONTENT_SECURITY_POLICY = "; ".join(
 EXEMPT_PREFIXES = ("/api/v1/docs", "/admin/")
 
 
+@functools.cache
+def _policy_for(issuer: str) -> str:
+    parts = urlsplit(issuer)
+    if not (issuer and parts.scheme and parts.netloc):
+        return CONTENT_SECURITY_POLICY
+    origin = f"{parts.scheme}://{parts.netloc}"
+    return CONTENT_SECURITY_POLICY.replace("form-action 'self'", f"form-action 'self' {origin}")
+
+
+def content_security_policy() -> str:
+    """The policy; with single sign-on, the sign-out form's answer redirects to the provider
+    (to end its session too), which form-action must allow: browsers apply it to a form's
+    redirects (chatapp/accounts/oidc.py)."""
+    return _policy_for(settings.OIDC_ISSUER if settings.SSO_ENABLED else "")
+
+
 class ContentSecurityPolicyMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -96,7 +114,7 @@ class ContentSecurityPolicyMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         if not request.path.startswith(EXEMPT_PREFIXES):
-            response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+            response.setdefault("Content-Security-Policy", content_security_policy())
         return response
 
 

@@ -282,6 +282,59 @@ IMPORT_RATE_WINDOW_SECONDS = env_int("IMPORT_RATE_WINDOW_SECONDS", 60 * 60)
 TOKEN_CREATE_RATE_LIMIT = env_int("TOKEN_CREATE_RATE_LIMIT", 20)  # personal tokens per user
 TOKEN_CREATE_RATE_WINDOW_SECONDS = env_int("TOKEN_CREATE_RATE_WINDOW_SECONDS", 60 * 60)
 
+# --- Single sign-on (OpenID Connect; docs/deploy.md, docs/security.md) ---------------------
+# On when OIDC_ISSUER is set: endpoints and keys come from the issuer's discovery document.
+
+WORKSPACE_ROLES = ("owner", "admin", "member")
+
+
+def env_group_roles(name: str) -> list[tuple[str, str, str]]:
+    """`group=role` (a role in the shared workspace) or `group=workspace-slug:role`, comma
+    separated, as (group, slug or "", role)."""
+    mappings = []
+    for item in env_list(name, []):
+        group, equals, target = item.rpartition("=")
+        slug, _, role = target.rpartition(":")
+        group, slug, role = group.strip(), slug.strip(), role.strip().lower()
+        if not equals or not group or role not in WORKSPACE_ROLES:
+            raise ImproperlyConfigured(
+                f"{name}: {item!r} is not group=role or group=workspace-slug:role "
+                f"(the role is one of {', '.join(WORKSPACE_ROLES)})."
+            )
+        mappings.append((group, slug, role))
+    return mappings
+
+
+OIDC_ISSUER = env_str("OIDC_ISSUER")
+OIDC_CLIENT_ID = env_str("OIDC_CLIENT_ID")
+OIDC_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET")
+SSO_ENABLED = bool(OIDC_ISSUER)
+if SSO_ENABLED and not (OIDC_CLIENT_ID and OIDC_CLIENT_SECRET):
+    raise ImproperlyConfigured("OIDC_ISSUER is set: set OIDC_CLIENT_ID and OIDC_CLIENT_SECRET too.")
+# The button says "Sign in with <this>".
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME") or "single sign-on"
+OIDC_SCOPES = env_str("OIDC_SCOPES") or "openid email profile"
+OIDC_USERNAME_CLAIM = env_str("OIDC_USERNAME_CLAIM") or "preferred_username"
+OIDC_EMAIL_CLAIM = env_str("OIDC_EMAIL_CLAIM") or "email"
+OIDC_DISPLAY_NAME_CLAIM = env_str("OIDC_DISPLAY_NAME_CLAIM") or "name"
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM") or "groups"
+# Empty: any domain. Otherwise only verified addresses at exactly these domains sign in.
+OIDC_ALLOWED_EMAIL_DOMAINS = [
+    domain.lower().lstrip("@") for domain in env_list("OIDC_ALLOWED_EMAIL_DOMAINS", [])
+]
+OIDC_GROUP_ROLES = env_group_roles("OIDC_GROUP_ROLES")
+OIDC_CREATE_USERS = env_bool("OIDC_CREATE_USERS", True)
+OIDC_SIGN_ALGORITHM = env_str("OIDC_SIGN_ALGORITHM") or "RS256"
+OIDC_TIMEOUT_SECONDS = env_int("OIDC_TIMEOUT_SECONDS", 10)
+# Off: the sign-in page offers only single sign-on, and no door takes a password (the API's
+# token endpoint answers 403); registration closes with it.
+PASSWORD_SIGN_IN = env_bool("PASSWORD_SIGN_IN", True)
+if not PASSWORD_SIGN_IN and not SSO_ENABLED:
+    raise ImproperlyConfigured(
+        "PASSWORD_SIGN_IN is off but single sign-on is not set up (OIDC_ISSUER): "
+        "nobody could sign in."
+    )
+
 # --- Logging --------------------------------------------------------------------------------
 
 LOGGING = {
@@ -295,6 +348,8 @@ LOGGING = {
 
 # A username or an email address, on the sign-in page and the admin's (as in the API).
 AUTHENTICATION_BACKENDS = ["chatapp.accounts.auth.UsernameOrEmailBackend"]
+if SSO_ENABLED:
+    AUTHENTICATION_BACKENDS.append("chatapp.accounts.oidc.SingleSignOnBackend")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "conversations:home"
 LOGOUT_REDIRECT_URL = "login"

@@ -1,13 +1,12 @@
 import os
 
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 from django.views.decorators.cache import never_cache
 
+from chatapp.accounts import oidc
 from chatapp.accounts import views as account_views
-from chatapp.accounts.forms import SignInForm
 from chatapp.api import api
 from chatapp.health import health_body
 
@@ -23,19 +22,27 @@ urlpatterns = [
     path("health", health, name="health"),
     path(
         "accounts/login/",
-        account_views.sign_in_page(
-            auth_views.LoginView.as_view(
-                redirect_authenticated_user=True, authentication_form=SignInForm
-            )
-        ),
+        account_views.sign_in_page(account_views.SignInView.as_view()),
         name="login",
     ),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", account_views.sign_out, name="logout"),
+    # Single sign-on (chatapp/accounts/oidc.py): 404 unless OIDC_ISSUER is set. The names are
+    # the ones mozilla-django-oidc reverses.
+    path(
+        "accounts/oidc/start/",
+        oidc.SignInStartView.as_view(),
+        name="oidc_authentication_init",
+    ),
+    path(
+        "accounts/oidc/callback/",
+        oidc.SignInCallbackView.as_view(),
+        name="oidc_authentication_callback",
+    ),
     path("accounts/register/", account_views.register, name="register"),
     path("settings/", account_views.settings_page, name="settings"),
     path("settings/theme", account_views.set_theme, name="set_theme"),
     # The admin's own sign-in, with the same failure limit (its form is set in apps.py).
-    path("admin/login/", account_views.sign_in_page(admin.site.login)),
+    path("admin/login/", account_views.sign_in_page(account_views.admin_sign_in)),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("", include("conversations.urls")),

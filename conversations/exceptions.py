@@ -92,3 +92,16 @@ class NotAuthenticated(ChatError):
     """No valid credentials: a missing, expired, revoked or unknown token, a wrong password."""
 
     code = "not_authenticated"
+
+
+class PasswordSignInOff(PermissionDenied):
+    """PASSWORD_SIGN_IN is off: people sign in only through single sign-on."""
+
+    code = "password_sign_in_off"
+
+
+class SignInRefused(PermissionDenied):
+    """Single sign-on reached us, but this person may not sign in (docs/security.md): an
+    unverified or missing email, a domain not allowed, a suspended account."""
+
+    code = "sign_in_refused"

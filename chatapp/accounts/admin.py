@@ -13,7 +13,7 @@ from django.contrib.auth.models import Group
 from django.utils.html import format_html
 
 from chatapp.accounts.forms import AdminSignInForm
-from chatapp.accounts.models import ApiToken, User
+from chatapp.accounts.models import ApiToken, SingleSignOnIdentity, User
 from chatapp.accounts.services import token_revoke, user_create, user_suspend, user_unsuspend
 from conversations.admin.base import (
     CheckedSelectionMixin,
@@ -240,6 +240,27 @@ class ApiTokenAdmin(ExactSearchMixin, ModerationAdmin, LargeTableAdmin):
             intro="Programs using these tokens are signed out at once.",
             act=lambda token, reason: token_revoke(token=token, actor=request.user, reason=reason),
         )
+
+
+@admin.register(SingleSignOnIdentity)
+class SingleSignOnIdentityAdmin(ExactSearchMixin, ModerationAdmin, LargeTableAdmin):
+    """Which account each person at the OpenID provider signs in to (chatapp/accounts/
+    sso.py), read-only: a link is made by a sign-in with a verified email."""
+
+    list_display = ["subject", "user", "email", "issuer", "created_at", "last_sign_in_at"]
+    list_select_related = ["user"]
+    search_fields = ["=subject", "=user__username", "=email"]
+    search_exact_fields = ["subject", "user__username", "email"]
+    search_help_text = "The provider's subject, the exact username, or the email address."
+    fields = [
+        "user",
+        "issuer",
+        "subject",
+        "email",
+        "granted_roles",
+        "created_at",
+        "last_sign_in_at",
+    ]
 
 
 # Django's own, with the selection of its actions checked (CheckedSelectionMixin).

@@ -3,6 +3,7 @@ tokens. Parse, call one service or selector, shape the answer."""
 
 import uuid
 
+from django.conf import settings
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
@@ -22,7 +23,7 @@ from chatapp.accounts.schemas import (
     TokenPairOut,
     UserOut,
 )
-from conversations.exceptions import NotAuthenticated
+from conversations.exceptions import NotAuthenticated, PasswordSignInOff
 from conversations.pagination import decode_time_id_cursor, encode_time_id_cursor
 from conversations.schemas import ERRORS, LIMITED_ERRORS, ErrorOut
 
@@ -58,12 +59,22 @@ def register(request: HttpRequest, payload: RegisterIn, response: HttpResponse):
     return Status(201, {**pair.as_response(), "user": user})
 
 
-@router.post("/auth/token", auth=None, response={200: TokenPairOut, **SIGN_IN_ERRORS})
+@router.post(
+    "/auth/token", auth=None, response={200: TokenPairOut, 403: ErrorOut, **SIGN_IN_ERRORS}
+)
 def token(request: HttpRequest, payload: TokenIn, response: HttpResponse):
     """Sign in with a username (or email) and password. After LOGIN_FAILURE_LIMIT failures
     in LOGIN_FAILURE_WINDOW_SECONDS, per account and per address: 429 with Retry-After
-    (docs/security.md: an address that has not failed still signs in)."""
+    (docs/security.md: an address that has not failed still signs in). With PASSWORD_SIGN_IN
+    off: 403 `password_sign_in_off` (sign in through single sign-on in the browser, and make
+    a personal token on the settings page for programs)."""
     no_store(response)
+    if not settings.PASSWORD_SIGN_IN:
+        raise PasswordSignInOff(
+            "Password sign-in is turned off on this server. Sign in with "
+            f"{settings.OIDC_PROVIDER_NAME} in the browser, and make a personal token on the "
+            "settings page for programs."
+        )
     attempt = signin.attempt_for(request, payload.username)
     attempt.check()
     user = services.user_authenticate(

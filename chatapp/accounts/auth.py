@@ -1,6 +1,7 @@
 """How the API knows who calls: a bearer token (programs) or the Django session with its
 CSRF check (the browser). request.auth is the user either way."""
 
+from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest
 from ninja.errors import HttpError
@@ -12,10 +13,11 @@ from chatapp.accounts.services import token_authenticate, user_authenticate
 
 class UsernameOrEmailBackend(ModelBackend):
     """The sign-in page and the admin's take a username or an email address, as the API
-    does; both name one account (and count as one for the failure limit)."""
+    does; both name one account (and count as one for the failure limit). With
+    PASSWORD_SIGN_IN off it takes no password at all."""
 
     def authenticate(self, request, username=None, password=None, **kwargs):
-        if username is None or password is None:
+        if username is None or password is None or not settings.PASSWORD_SIGN_IN:
             return None
         return user_authenticate(identifier=username.strip(), password=password)
 

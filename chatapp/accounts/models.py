@@ -104,3 +104,34 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} token {self.prefix}… of {self.user_id}"
+
+
+class SingleSignOnIdentity(models.Model):
+    """A person's account at the OpenID provider (its issuer and subject), linked to one user
+    here. Made at their first single sign-on, when a verified email found or made the user
+    (chatapp/accounts/sso.py); after that the subject alone says who signs in."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sso_identities")
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    # The verified address the provider gave at the last sign-in.
+    email = models.EmailField(max_length=254, blank=True)
+    # {workspace id: role} that the group mapping (OIDC_GROUP_ROLES) gave at the last sign-in:
+    # a role it gave and no longer gives goes back to member.
+    granted_roles = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_sign_in_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "single sign-on identity"
+        verbose_name_plural = "single sign-on identities"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["issuer", "subject"], name="ssoidentity_issuer_subject_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} at {self.issuer}"

@@ -96,6 +96,10 @@ def user_register(*, email: str, username: str, password: str, display_name: str
     rules first, then Django's password validators. Every bad field is reported at once."""
     if not settings.ALLOW_REGISTRATION:
         raise PermissionDenied("Registration is closed on this server.")
+    if not settings.PASSWORD_SIGN_IN:
+        raise PermissionDenied(
+            f"Accounts are made by signing in with {settings.OIDC_PROVIDER_NAME} on this server."
+        )
     problems: dict[str, str] = {}
     if not USERNAME_PATTERN.fullmatch(username):
         problems["username"] = "A username is 3 to 50 letters, digits or underscores."

@@ -1,17 +1,22 @@
-"""Account pages: register, settings (profile, theme, personal API tokens)."""
+"""Account pages: sign in and out, register, settings (profile, theme, personal API
+tokens)."""
 
 from django.conf import settings
+from django.contrib import admin
 from django.contrib import messages as flash
-from django.contrib.auth import login
+from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView, redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from chatapp import ratelimit
-from chatapp.accounts import selectors, services, signin
-from chatapp.accounts.forms import ProfileForm, RegisterForm, ThemeForm, TokenForm
+from chatapp.accounts import oidc, selectors, services, signin
+from chatapp.accounts.forms import ProfileForm, RegisterForm, SignInForm, ThemeForm, TokenForm
 from conversations.exceptions import ChatError, RateLimited
 
 THEME_COOKIE = "theme"
@@ -47,6 +52,59 @@ def sign_in_page(view):
     return wrapped
 
 
+PASSWORD_SIGN_IN_OFF = "Password sign-in is turned off on this server: sign in with {provider}."  # noqa: S105
+
+
+class SignInView(LoginView):
+    """The sign-in page: the password form (unless PASSWORD_SIGN_IN is off) and, with single
+    sign-on set up, "Sign in with <provider>"."""
+
+    authentication_form = SignInForm
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["password_sign_in"] = settings.PASSWORD_SIGN_IN
+        context["registration_open"] = settings.ALLOW_REGISTRATION and settings.PASSWORD_SIGN_IN
+        if settings.SSO_ENABLED:
+            context["sso_provider"] = settings.OIDC_PROVIDER_NAME
+            context["refusal"] = self.request.session.pop(oidc.REFUSAL_SESSION_KEY, None)
+        return context
+
+    def post(self, request, *args, **kwargs):
+        if settings.PASSWORD_SIGN_IN:
+            return super().post(request, *args, **kwargs)
+        # Refused before the form is validated: no password is checked, no failure counted.
+        context = self.get_context_data(form=self.get_form_class()(request))
+        context["refusal"] = PASSWORD_SIGN_IN_OFF.format(provider=settings.OIDC_PROVIDER_NAME)
+        return self.render_to_response(context, status=403)
+
+
+@require_POST
+def sign_out(request: HttpRequest) -> HttpResponse:
+    """Sign out here, and at the provider too when this session came from single sign-on and
+    the provider ends sessions (RP-initiated logout; docs/security.md)."""
+    id_token = request.session.get(oidc.ID_TOKEN_SESSION_KEY)
+    logout(request)  # announces itself: the streams this session opened end
+    target = resolve_url(settings.LOGOUT_REDIRECT_URL)
+    if id_token and settings.SSO_ENABLED:
+        target = oidc.end_session_url(request, id_token) or target
+    return redirect(target)
+
+
+def admin_sign_in(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    """The admin's own sign-in, or with password sign-in off the site's page (the admin
+    shares its session), and a 403 for someone signed in who is not staff (the two would
+    otherwise send them to each other)."""
+    if settings.PASSWORD_SIGN_IN:
+        return admin.site.login(request, *args, **kwargs)
+    if request.user.is_authenticated:
+        if request.user.is_active and request.user.is_staff:
+            return redirect("admin:index")
+        raise PermissionDenied("This account cannot use the admin.")
+    return redirect_to_login(request.GET.get("next") or reverse("admin:index"))
+
+
 def add_form_errors(form, error: ChatError) -> None:
     """A service's error on the form: on each field it names, else on the whole form."""
     problems = error.details.get("errors") or [
@@ -58,7 +116,7 @@ def add_form_errors(form, error: ChatError) -> None:
 
 
 def register(request: HttpRequest) -> HttpResponse:
-    if not settings.ALLOW_REGISTRATION:
+    if not settings.ALLOW_REGISTRATION or not settings.PASSWORD_SIGN_IN:
         return render(request, "registration/closed.html", status=403)
     form = RegisterForm(request.POST or None)
     if request.method == "POST":
