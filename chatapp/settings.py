@@ -238,6 +238,13 @@ STREAM_ACCESS_CHECK_SECONDS = env_int("STREAM_ACCESS_CHECK_SECONDS", 5)
 EVENTS_RETENTION_HOURS = env_int("EVENTS_RETENTION_HOURS", 24)
 ALLOW_REGISTRATION = env_bool("ALLOW_REGISTRATION", True)
 RETENTION_DAYS = env_int("RETENTION_DAYS", 30)
+# Workspaces (docs/data-model.md, docs/deploy.md). SHARED_WORKSPACE on: the server has one
+# workspace, named SITE_NAME, that every new user joins, so anyone can talk to anyone. Off
+# (a closed team): people are in a workspace only by invitation. INVITATION_DAYS is how long
+# an invitation link lives unless its maker says otherwise.
+SITE_NAME = env_str("SITE_NAME") or "chatapp"
+SHARED_WORKSPACE = env_bool("SHARED_WORKSPACE", True)
+INVITATION_DAYS = env_int("INVITATION_DAYS", 7)
 
 # Imports (POST /api/v1/imports; docs/import-export.md). The largest file upload accepted,
 # refused with 413 before it is read; the most bytes decompressed out of the JSON members of

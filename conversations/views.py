@@ -198,8 +198,8 @@ def create(request: HttpRequest) -> HttpResponse:
         try:
             workspace = next(
                 (m.workspace for m in memberships if m.workspace.slug == data["workspace"]),
-                request.user.default_workspace,
-            )
+                None,
+            ) or services.workspace_default_for(user=request.user, kind=data["kind"])
             agent = None
             if data["kind"] == ConversationKind.ASSISTANT:
                 agent = next((a for a in agents if str(a.pk) == data["agent"]), None)

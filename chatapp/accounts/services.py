@@ -32,7 +32,7 @@ from conversations.services.audit import audit_event_record
 from conversations.services.conversations import lock_row
 from conversations.services.events import stream_access_changed
 from conversations.services.moderation import clean_reason, require_permission
-from conversations.services.workspaces import workspace_create_personal
+from conversations.services.workspaces import workspace_create_personal, workspace_join_shared
 
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_]{3,50}")
 TOKEN_PREFIX = "chat_"  # noqa: S105 (a public marker, not a secret)
@@ -53,7 +53,9 @@ def user_create(
     validate: bool = False,
     **extra_fields,
 ) -> User:
-    """A new user with their personal workspace and owner membership.
+    """A new user with their personal workspace and owner membership, and (with
+    SHARED_WORKSPACE on) a member of the server's shared workspace. Every way of making a
+    user comes here: registration, the admin, createsuperuser, single sign-on.
 
     `validate=True` applies Django's password validators (for self-registration); Django's
     own commands and tests create users without them.
@@ -75,6 +77,7 @@ def user_create(
     user.set_password(password)
     user.save()
     workspace_create_personal(user=user)
+    workspace_join_shared(user=user)
     return user
 
 

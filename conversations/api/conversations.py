@@ -111,7 +111,7 @@ def create_conversation(request: HttpRequest, payload: ConversationIn):
     workspace = (
         workspace_get_for_user(user=request.auth, slug=payload.workspace)
         if payload.workspace
-        else request.auth.default_workspace
+        else services.workspace_default_for(user=request.auth, kind=payload.kind)
     )
     agent = (
         agent_get_for_workspace(agent_id=payload.agent_id, workspace=workspace)

@@ -21,7 +21,7 @@ from .messages import (
 )
 from .moderation import AuditEvent, Report, ReportReason, ReportStatus
 from .parts import Artifact, ArtifactKind, MessagePart, PartType
-from .workspaces import Membership, Workspace, WorkspaceRole
+from .workspaces import Invitation, InvitationStatus, Membership, Workspace, WorkspaceRole
 
 __all__ = [
     "CLIENT_MESSAGE_ID_MAX_LENGTH",
@@ -36,6 +36,8 @@ __all__ = [
     "ConversationKind",
     "ConversationStatus",
     "Event",
+    "Invitation",
+    "InvitationStatus",
     "Membership",
     "Message",
     "MessageErrorType",

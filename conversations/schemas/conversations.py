@@ -18,6 +18,7 @@ class WorkspaceOut(Schema):
     name: str
     slug: str
     is_personal: bool
+    is_shared: bool = Field(description="The server's workspace, which every new user joins.")
     role: str
 
     @staticmethod
@@ -35,6 +36,10 @@ class WorkspaceOut(Schema):
     @staticmethod
     def resolve_is_personal(membership) -> bool:
         return membership.workspace.is_personal
+
+    @staticmethod
+    def resolve_is_shared(membership) -> bool:
+        return membership.workspace.is_shared
 
 
 class WorkspaceListOut(Schema):

@@ -13,11 +13,14 @@ User = get_user_model()
 
 
 def workspaces_for_user(*, user: AbstractBaseUser) -> list[Membership]:
-    """The user's memberships with their workspaces, personal first, then by name."""
+    """The user's memberships with their workspaces: personal first, then the shared
+    one, then by name."""
     return list(
         Membership.objects.filter(user=user)
         .select_related("workspace")
-        .order_by("-workspace__is_personal", "workspace__name", "workspace__id")
+        .order_by(
+            "-workspace__is_personal", "-workspace__is_shared", "workspace__name", "workspace__id"
+        )
     )
 
 

@@ -9,9 +9,12 @@ from .conversations import (
     conversation_restore,
     conversation_update,
     participant_add,
+    participant_leave,
     participant_remove,
     participant_set_flags,
+    workspace_default_for,
 )
+from .invitations import IssuedInvitation, invitation_accept, invitation_create, invitation_revoke
 from .messages import (
     Usage,
     artifact_create,
@@ -43,10 +46,20 @@ from .moderation import (
     report_resolve,
 )
 from .transfer import ImportResult, conversation_import
-from .workspaces import membership_add, workspace_create, workspace_create_personal
+from .workspaces import (
+    member_add,
+    member_remove,
+    member_set_role,
+    membership_add,
+    workspace_create,
+    workspace_create_personal,
+    workspace_join_shared,
+    workspace_shared,
+)
 
 __all__ = [
     "ImportResult",
+    "IssuedInvitation",
     "PurgeCounts",
     "PurgeResult",
     "Usage",
@@ -70,6 +83,12 @@ __all__ = [
     "conversation_restore",
     "conversation_restore_by_moderator",
     "conversation_update",
+    "invitation_accept",
+    "invitation_create",
+    "invitation_revoke",
+    "member_add",
+    "member_remove",
+    "member_set_role",
     "membership_add",
     "message_delete",
     "message_edit",
@@ -79,6 +98,7 @@ __all__ = [
     "message_record_usage",
     "message_unhide",
     "participant_add",
+    "participant_leave",
     "participant_remove",
     "participant_set_flags",
     "report_create",
@@ -87,4 +107,7 @@ __all__ = [
     "validate_message_meta",
     "workspace_create",
     "workspace_create_personal",
+    "workspace_default_for",
+    "workspace_join_shared",
+    "workspace_shared",
 ]

@@ -98,6 +98,17 @@ def _rejoin(conversation: Conversation, users: Iterable[AbstractBaseUser]) -> No
         _mark_joined(conversation, now)
 
 
+def workspace_default_for(*, user: AbstractBaseUser, kind: str) -> Workspace | None:
+    """Where a conversation started without naming a workspace goes: a direct or group
+    conversation in the shared workspace (where the other people are) when the user is in
+    it; anything else, and everything without it, in the user's default (personal) one."""
+    if kind in (ConversationKind.DIRECT, ConversationKind.GROUP):
+        shared = Workspace.objects.filter(is_shared=True, memberships__user=user).first()
+        if shared is not None:
+            return shared
+    return user.default_workspace
+
+
 @transaction.atomic
 def conversation_create(
     *,
@@ -115,7 +126,7 @@ def conversation_create(
     """Start a conversation, or find the live direct one with the same person.
 
     Returns (conversation, created). The creator is its owner; `participants` (besides the
-    creator) must be members of the workspace, which defaults to the creator's default.
+    creator) must be members of the workspace, which defaults to workspace_default_for.
     `first_client_message_id` is for conversation_create_with_message (unique per creator:
     IntegrityError when taken).
     """
@@ -128,7 +139,7 @@ def conversation_create(
     if len(subject_id) > 100:
         raise InvalidInput("subject_id", "subject_id is at most 100 characters.")
     if workspace is None:
-        workspace = creator.default_workspace
+        workspace = workspace_default_for(user=creator, kind=kind)
     if workspace is None or not _is_member(creator, workspace):
         raise NotFound("No such workspace.", details={"field": "workspace"})
     if agent is not None and (agent.workspace_id != workspace.pk or not agent.is_active):
@@ -421,6 +432,21 @@ def participant_remove(
             actor_participant.role != ParticipantRole.OWNER
         ):
             raise PermissionDenied("Only the owner can remove an admin.")
+    participant_leave(conversation=conversation, participant=participant, actor=actor)
+    return participant
+
+
+def participant_leave(
+    *,
+    conversation: Conversation,
+    participant: Participant,
+    actor: AbstractBaseUser | None,
+    reason: str = "the owner left",
+) -> Participant:
+    """The participant is out of the conversation, whose row the caller has locked: they
+    see it no more (the row stays, so that coming back restores the read marker). An
+    owner who goes hands ownership to the longest-standing participant left. Used by
+    participant_remove and by leaving a workspace (member_remove)."""
     was_owner = participant.role == ParticipantRole.OWNER
     participant.left_at = timezone.now()
     if was_owner:
@@ -438,13 +464,16 @@ def participant_remove(
                 action="participant.role_changed",
                 target_type="participant",
                 target_id=successor.pk,
-                reason="the owner left",
+                reason=reason,
                 data={"from": successor.role, "to": "owner", "conversation": str(conversation.pk)},
             )
             successor.role = ParticipantRole.OWNER
             successor.save(update_fields=["role", "updated_at"])
-    _conversation_event(conversation, "participant.removed", {"user_id": str(user.pk)})
-    _conversation_event(conversation, "conversation.removed", {}, user=user)
+    user_id = participant.user_id
+    _conversation_event(conversation, "participant.removed", {"user_id": str(user_id)})
+    event_record(
+        conversation_id=conversation.pk, type="conversation.removed", data={}, user_id=user_id
+    )
     return participant
 
 

@@ -1,14 +1,26 @@
-"""Writes to workspaces and memberships."""
+"""Writes to workspaces and memberships: the personal and the shared workspace, and the
+acts of a workspace's owners and admins on its members (docs/data-model.md, "Workspaces")."""
 
+from typing import Any
+
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils.crypto import get_random_string
 from django.utils.text import slugify
 
-from conversations.exceptions import InvalidInput
-from conversations.models import Membership, Workspace, WorkspaceRole
+from conversations.exceptions import Conflict, InvalidInput, NotFound, PermissionDenied
+from conversations.models import (
+    Conversation,
+    ConversationKind,
+    Membership,
+    Participant,
+    Workspace,
+    WorkspaceRole,
+)
 
 from .audit import audit_event_record
+from .conversations import lock_conversation, lock_row, participant_leave
 
 
 def _unique_slug(base: str) -> str:
@@ -88,4 +100,221 @@ def membership_add(
         )
         membership.role = role
         membership.save(update_fields=["role", "updated_at"])
+    return membership
+
+
+# --- the shared workspace --------------------------------------------------------------------
+
+
+def workspace_shared() -> Workspace:
+    """The server's shared workspace, named SITE_NAME, made the first time it is wanted
+    (a fresh install has none until its first user; migration 0014 made it for the users
+    an existing install had)."""
+    workspace = Workspace.objects.filter(is_shared=True).first()
+    if workspace is not None:
+        return workspace
+    name = " ".join(settings.SITE_NAME.split())[:100] or "chatapp"
+    try:
+        with transaction.atomic():
+            return Workspace.objects.create(name=name, slug=_unique_slug(name), is_shared=True)
+    except IntegrityError:  # made by a concurrent first user
+        workspace = Workspace.objects.filter(is_shared=True).first()
+        if workspace is None:
+            raise
+        return workspace
+
+
+@transaction.atomic
+def workspace_join_shared(*, user: AbstractBaseUser) -> Membership | None:
+    """Put a new user in the shared workspace (when SHARED_WORKSPACE is on; None when
+    off). Its first member is its owner, everyone after a member. Called by user_create,
+    which every way of making a user goes through (registration, the admin,
+    createsuperuser, single sign-on)."""
+    if not settings.SHARED_WORKSPACE:
+        return None
+    workspace = workspace_shared()
+    has_owner = Membership.objects.filter(workspace=workspace, role=WorkspaceRole.OWNER).exists()
+    membership, _ = Membership.objects.get_or_create(
+        workspace=workspace,
+        user=user,
+        defaults={"role": WorkspaceRole.MEMBER if has_owner else WorkspaceRole.OWNER},
+    )
+    return membership
+
+
+# --- members: the acts of owners and admins ------------------------------------------------
+
+MANAGERS = (WorkspaceRole.OWNER, WorkspaceRole.ADMIN)
+
+
+def check_role(role: Any, *, field: str = "role") -> str:
+    if role not in WorkspaceRole.values:
+        raise InvalidInput(field, f"Role must be one of {', '.join(WorkspaceRole.values)}.")
+    return role
+
+
+def lock_membership(workspace: Workspace, user: AbstractBaseUser) -> Membership:
+    """The user's membership, with the workspace's row locked until the transaction ends
+    (so that two acts on its members, two owners stepping down at once, queue). Someone
+    outside it gets NotFound, as for a workspace that does not exist."""
+    workspace = lock_row(workspace, missing="No such workspace.")
+    membership = Membership.objects.filter(workspace=workspace, user=user).first()
+    if membership is None:
+        raise NotFound("No such workspace.", details={"field": "workspace"})
+    membership.workspace = workspace
+    return membership
+
+
+def require_manager(membership: Membership, action: str) -> None:
+    """Owners and admins manage members; a member who tries is refused (403: they can see
+    the workspace, so it is not hidden from them)."""
+    if membership.role not in MANAGERS:
+        raise PermissionDenied(f"Only the workspace's owners and admins can {action}.")
+    if membership.workspace.is_personal:
+        raise InvalidInput("workspace", "Nobody else can join a personal workspace.")
+
+
+def check_may_grant(actor_membership: Membership, role: str) -> None:
+    """Admins bring in members; only an owner makes admins and owners."""
+    if role != WorkspaceRole.MEMBER and actor_membership.role != WorkspaceRole.OWNER:
+        raise PermissionDenied("Only an owner can make admins and owners.")
+
+
+def _audit_member(actor, action: str, membership: Membership, **data) -> None:
+    audit_event_record(
+        actor=actor,
+        action=action,
+        target_type="membership",
+        target_id=membership.pk,
+        data={
+            "workspace": membership.workspace.slug,
+            "user": str(membership.user_id),
+            "username": membership.user.username,
+            **data,
+        },
+    )
+
+
+@transaction.atomic
+def member_add(
+    *,
+    workspace: Workspace,
+    actor: AbstractBaseUser,
+    user: AbstractBaseUser,
+    role: str = WorkspaceRole.MEMBER,
+) -> tuple[Membership, bool]:
+    """An owner or admin adds someone who has an account (invited by username), at once.
+    Returns (membership, created); someone already in it keeps their role."""
+    check_role(role)
+    actor_membership = lock_membership(workspace, actor)
+    require_manager(actor_membership, "add members")
+    check_may_grant(actor_membership, role)
+    if not user.is_active:
+        raise InvalidInput("username", f"{user.username} is suspended.")
+    existing = Membership.objects.filter(workspace=workspace, user=user).first()
+    if existing is not None:
+        return existing, False
+    membership = Membership.objects.create(workspace=workspace, user=user, role=role)
+    membership.workspace = actor_membership.workspace
+    _audit_member(actor, "membership.added", membership, role=role)
+    return membership, True
+
+
+def _member_of(workspace: Workspace, user: AbstractBaseUser) -> Membership:
+    membership = (
+        Membership.objects.select_related("user").filter(workspace=workspace, user=user).first()
+    )
+    if membership is None:
+        raise NotFound("No such member.")
+    return membership
+
+
+def _check_an_owner_stays(membership: Membership) -> None:
+    """A workspace is never left without an owner (the workspace's row is locked)."""
+    if (
+        membership.role == WorkspaceRole.OWNER
+        and not Membership.objects.filter(workspace=membership.workspace_id, role="owner")
+        .exclude(pk=membership.pk)
+        .exists()
+    ):
+        raise Conflict(
+            "A workspace keeps at least one owner: make someone else an owner first.",
+            details={"field": "role"},
+        )
+
+
+@transaction.atomic
+def member_set_role(
+    *, workspace: Workspace, actor: AbstractBaseUser, user: AbstractBaseUser, role: str
+) -> Membership:
+    """Owners change anyone's role (an owner's own too), as long as an owner stays;
+    admins and members change none."""
+    check_role(role)
+    actor_membership = lock_membership(workspace, actor)
+    require_manager(actor_membership, "change roles")
+    if actor_membership.role != WorkspaceRole.OWNER:
+        raise PermissionDenied("Only an owner can change roles.")
+    membership = _member_of(workspace, user)
+    membership.workspace = actor_membership.workspace
+    if membership.role == role:
+        return membership
+    if role != WorkspaceRole.OWNER:
+        _check_an_owner_stays(membership)
+    _audit_member(
+        actor, "membership.role_changed", membership, **{"from": membership.role, "to": role}
+    )
+    membership.role = role
+    membership.save(update_fields=["role", "updated_at"])
+    return membership
+
+
+@transaction.atomic
+def member_remove(
+    *, workspace: Workspace, actor: AbstractBaseUser, user: AbstractBaseUser
+) -> Membership:
+    """Remove someone (owners remove anyone, admins remove members), or leave (actor is
+    user). The last owner can do neither. The person leaves the workspace's group
+    conversations, as if removed from each; their direct and assistant conversations there
+    stay theirs to read (docs/data-model.md, "Leaving a workspace")."""
+    actor_membership = lock_membership(workspace, actor)
+    workspace = actor_membership.workspace
+    if workspace.is_personal:
+        raise InvalidInput("workspace", "Nobody leaves their personal workspace.")
+    if actor.pk == user.pk:
+        membership = actor_membership
+        membership.user = user
+        action = "membership.left"
+    else:
+        require_manager(actor_membership, "remove members")
+        membership = _member_of(workspace, user)
+        membership.workspace = workspace
+        if membership.role != WorkspaceRole.MEMBER and actor_membership.role != "owner":
+            raise PermissionDenied("Only an owner can remove admins and owners.")
+        action = "membership.removed"
+    _check_an_owner_stays(membership)
+    groups = list(
+        Participant.objects.filter(
+            user=user,
+            left_at__isnull=True,
+            conversation__workspace=workspace,
+            conversation__kind=ConversationKind.GROUP,
+        ).values_list("conversation_id", flat=True)
+    )
+    for conversation_id in groups:
+        conversation = lock_conversation(Conversation(pk=conversation_id))
+        participant = Participant.objects.get(
+            conversation=conversation, user=user, left_at__isnull=True
+        )
+        participant_leave(
+            conversation=conversation,
+            participant=participant,
+            actor=actor,
+            reason="left the workspace" if actor.pk == user.pk else "removed from the workspace",
+        )
+    _audit_member(actor, action, membership, role=membership.role, groups_left=len(groups))
+    membership.delete()
+    if user.default_workspace_id == workspace.pk:
+        personal = Workspace.objects.filter(is_personal=True, created_by=user).first()
+        user.default_workspace = personal
+        user.save(update_fields=["default_workspace", "updated_at"])
     return membership

@@ -40,8 +40,13 @@ def error_of(response, status):
 
 def test_workspaces_lists_personal_first(alice, team, api):
     body = api(alice).get("/api/v1/workspaces").json()
-    assert [item["slug"] for item in body["items"]] == [alice.default_workspace.slug, "team"]
-    assert body["items"][0]["is_personal"] and body["items"][1]["role"] == "owner"
+    assert [item["slug"] for item in body["items"]] == [
+        alice.default_workspace.slug,
+        "chatapp",  # the shared workspace, which alice (the first user) owns
+        "team",
+    ]
+    assert body["items"][0]["is_personal"] and body["items"][1]["is_shared"]
+    assert body["items"][2]["role"] == "owner"
     assert body["has_more"] is False and body["next_cursor"] is None
 
 
@@ -118,7 +123,8 @@ def test_create_rejects_bad_input(alice, bob, team, api, body, status, field):
     assert Conversation.objects.count() == before
 
 
-def test_cannot_add_people_from_outside_the_workspace(alice, make_user, api):
+def test_cannot_add_people_from_outside_the_workspace(alice, make_user, api, settings):
+    settings.SHARED_WORKSPACE = False  # the stranger joins no workspace of alice's
     make_user("stranger")
     body = {"kind": "group", "title": "x", "participants": ["stranger"]}
     error = error_of(send(api(alice), "post", "/api/v1/conversations", body), 422)

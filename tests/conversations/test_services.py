@@ -109,7 +109,8 @@ def test_conversation_create_rejects_bad_input(alice, team, kwargs, field):
     assert table_counts() == before
 
 
-def test_conversation_create_rejects_people_outside_the_workspace(alice, make_user):
+def test_conversation_create_rejects_people_outside_the_workspace(alice, make_user, settings):
+    settings.SHARED_WORKSPACE = False  # the stranger joins no workspace of alice's
     stranger = make_user("stranger")
     before = table_counts()
     with pytest.raises(InvalidInput) as error:
