@@ -21,6 +21,7 @@ from conversations.api import conversations as conversations_api
 from conversations.api import messages as messages_api
 from conversations.api import search as search_api
 from conversations.api import transfer as transfer_api
+from conversations.api import workspaces as workspaces_api
 
 api = NinjaAPI(
     title="chatapp API",
@@ -155,3 +156,4 @@ api.add_router("", messages_api.router)
 api.add_router("", assistant_api.router)
 api.add_router("", transfer_api.router)
 api.add_router("", search_api.router)
+api.add_router("", workspaces_api.router)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from conversations import views
+from conversations import views, workspace_views
 
 app_name = "conversations"
 
@@ -19,4 +19,7 @@ urlpatterns = [
     path("m/<uuid:message_id>/delete", views.delete_message, name="delete_message"),
     path("m/<uuid:message_id>/retry", views.retry, name="retry"),
     path("artifacts/<uuid:artifact_id>", views.artifact, name="artifact"),
+    path("w/", workspace_views.workspaces, name="workspaces"),
+    path("w/<slug:slug>/", workspace_views.workspace, name="workspace"),
+    path("invite/<str:token>", workspace_views.invitation, name="invitation"),
 ]

@@ -27,6 +27,9 @@ BODIES = {
     ("patch", "/api/v1/messages/{message_id}"): {"content": "x"},
     ("post", "/api/v1/messages/{message_id}/report"): {"reason": "spam"},
     ("post", "/api/v1/conversations/{conversation_id}/reply"): {"regenerate": False},
+    ("post", "/api/v1/workspaces/{slug}/members"): {"username": "charlie"},
+    ("patch", "/api/v1/workspaces/{slug}/members/{user_id}"): {"role": "admin"},
+    ("post", "/api/v1/workspaces/{slug}/invitations"): {"email": ""},
 }
 
 # Routes that take an id but whose body is a file upload or that need none.
@@ -65,12 +68,18 @@ def ids(alice, group, post):
     token = personal_token_create(user=alice, name="alice's token").token
     part = services.message_part_add(message=message, type="file")
     artifact = services.artifact_create(part=part, kind="file", data=b"notes", path="notes.txt")
+    # A workspace charlie is not in (he is in `team` and in the shared one), with an
+    # invitation of it.
+    closed = services.workspace_create(name="Closed", slug="closed", owner=alice)
+    invitation = services.invitation_create(workspace=closed, actor=alice).invitation
     return {
         "conversation_id": group.pk,
         "message_id": message.pk,
         "user_id": alice.pk,
         "token_id": token.pk,
         "artifact_id": artifact.pk,
+        "slug": closed.slug,
+        "invitation_id": invitation.pk,
     }
 
 

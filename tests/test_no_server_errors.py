@@ -111,7 +111,7 @@ BAD_JSON_OBJECTS = [
 
 
 @pytest.fixture
-def world(alice, bob, charlie, group, post, settings):
+def world(alice, bob, charlie, group, post, settings, make_user):
     """alice owns `group` (rich: parts, an artifact, a deleted message), has a personal
     token, a report, a direct conversation with charlie and an assistant conversation."""
     # Every probe is to reach the code behind the limits.
@@ -133,6 +133,12 @@ def world(alice, bob, charlie, group, post, settings):
     post(assistant, "a question")
     artifact = Artifact.objects.filter(part__message__conversation=group).first()
     token = personal_token_create(user=alice, name="alice's token").token
+    # Someone to add to `team` (alice owns it), an invitation of it, and one for alice's
+    # own use: accepting it, she is in already, so every probe can be sent again.
+    settings.SHARED_WORKSPACE = False
+    make_user("dave")
+    settings.SHARED_WORKSPACE = True
+    invitation = services.invitation_create(workspace=group.workspace, actor=alice)
     return {
         "alice": alice,
         "group": group,
@@ -144,8 +150,11 @@ def world(alice, bob, charlie, group, post, settings):
             "user_id": bob.pk,
             "token_id": token.pk,
             "artifact_id": artifact.pk,
+            "slug": group.workspace.slug,
+            "invitation_id": invitation.invitation.pk,
         },
         "refresh_token": token_pair_issue(user=alice).refresh.raw,
+        "invitation_token": invitation.token,
     }
 
 
@@ -275,6 +284,14 @@ def base_bodies(world) -> dict:
         ("patch", "/api/v1/messages/{message_id}"): {"content": "edited"},
         ("post", "/api/v1/messages/{message_id}/report"): {"reason": "spam", "note": "ads"},
         ("post", "/api/v1/conversations/{conversation_id}/reply"): {"regenerate": False},
+        ("post", "/api/v1/workspaces/{slug}/members"): {"username": "dave", "role": "member"},
+        ("patch", "/api/v1/workspaces/{slug}/members/{user_id}"): {"role": "admin"},
+        ("post", "/api/v1/workspaces/{slug}/invitations"): {
+            "email": "newbie@example.com",
+            "role": "member",
+            "expires_in_days": 7,
+        },
+        ("post", "/api/v1/invitations/accept"): {"token": world["invitation_token"]},
     }
 
 
@@ -675,6 +692,9 @@ def test_every_page_and_form_survives_bad_input(world, make_user):
         reverse("conversations:thread", args=[world["assistant"].pk]): ["before"],
         reverse("conversations:report", args=[message]): [],
         reverse("settings"): [],
+        reverse("conversations:workspaces"): [],
+        reverse("conversations:workspace", args=[group.workspace.slug]): ["q", "cursor"],
+        reverse("conversations:invitation", args=[world["invitation_token"]]): [],
     }
     found = 0
     for page, names in pages.items():
@@ -690,12 +710,27 @@ def test_every_page_and_form_survives_bad_input(world, make_user):
         ],
         reverse("settings"): [{"revoke": NUL}, {"revoke": "x" + NUL}, {"token_name": NUL}],
         reverse("set_theme"): [{"theme": NUL}, {"theme": "dark", "next": "/" + NUL}],
+        reverse("conversations:workspace", args=[group.workspace.slug]): [
+            {"action": NUL},
+            {"action": "remove", "id": NUL},
+            {"action": "role", "user": str(alice.pk), "role": "admin" + NUL},
+        ],
     }
     for url, variants in posts.items():
         for data in variants:
             probe.form("post", url, data, "a hand-made post", expect=400)
     for data in [{"revoke": "not-an-id"}, {"expires_in_days": "²", "token_name": "t"}]:
         probe.form("post", reverse("settings"), data, "a hand-made post")
+    team_page = reverse("conversations:workspace", args=[group.workspace.slug])
+    for data in [
+        {"action": "remove", "id": "not-an-id"},
+        {"action": "revoke", "id": str(HUGE)},
+        {"action": "invite", "email": "", "role": "member", "expires_in_days": "²"},
+        {"action": "invite", "email": "", "role": "member", "expires_in_days": str(HUGE)},
+    ]:
+        probe.form("post", team_page, data, "a hand-made post")
+    for path in ["/w/%FF/", "/invite/%FF", "/invite/inv_%00"]:
+        probe("get", path, "a bad slug or token")
     # Bytes that are not UTF-8, in a form's body and in paths.
     for raw in [b"kind=group&title=\xff\xfe", b"kind=group&title=%ED%A0%80"]:
         form = "application/x-www-form-urlencoded"

@@ -115,17 +115,29 @@ def add_form_errors(form, error: ChatError) -> None:
         form.add_error(field if field in form.fields else None, problem["message"])
 
 
+def safe_next(request: HttpRequest) -> str:
+    """Where to go once registered (`next`, as Django's sign-in page takes it: an
+    invitation link, say), when it is on this site; else ""."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return ""
+
+
 def register(request: HttpRequest) -> HttpResponse:
     if not settings.ALLOW_REGISTRATION or not settings.PASSWORD_SIGN_IN:
         return render(request, "registration/closed.html", status=403)
     form = RegisterForm(request.POST or None)
+    after = safe_next(request)
     if request.method == "POST":
         try:
             ratelimit.hit(ratelimit.REGISTRATIONS, signin.client_address(request))
         except RateLimited as error:
             form.is_valid()
             form.add_error(None, ratelimit.page_message(error))
-            page = render(request, "registration/register.html", {"form": form})
+            page = render(request, "registration/register.html", {"form": form, "next": after})
             return rate_limited_page(page, error)
         if form.is_valid():
             try:
@@ -134,8 +146,8 @@ def register(request: HttpRequest) -> HttpResponse:
                 add_form_errors(form, error)
             else:
                 login(request, user, backend="chatapp.accounts.auth.UsernameOrEmailBackend")
-                return redirect("conversations:home")
-    return render(request, "registration/register.html", {"form": form})
+                return redirect(after or "conversations:home")
+    return render(request, "registration/register.html", {"form": form, "next": after})
 
 
 @login_required

@@ -56,6 +56,17 @@ from .transfer import (
     ExportPartOut,
     ImportResultOut,
 )
+from .workspaces import (
+    InvitationAcceptIn,
+    InvitationCreatedOut,
+    InvitationIn,
+    InvitationListOut,
+    InvitationOut,
+    MemberIn,
+    MemberListOut,
+    MemberOut,
+    MemberPatchIn,
+)
 
 __all__ = [
     "ERRORS",
@@ -83,7 +94,16 @@ __all__ = [
     "ExportPartOut",
     "FirstMessageIn",
     "ImportResultOut",
+    "InvitationAcceptIn",
+    "InvitationCreatedOut",
+    "InvitationIn",
+    "InvitationListOut",
+    "InvitationOut",
     "LastMessageOut",
+    "MemberIn",
+    "MemberListOut",
+    "MemberOut",
+    "MemberPatchIn",
     "MessageIn",
     "MessageOut",
     "MessagePageOut",
