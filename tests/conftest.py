@@ -103,6 +103,16 @@ def bearer_client():
 
 
 @pytest.fixture
+def api(bearer_client, tokens_for):
+    """api(user) -> a Django test Client signed in as user with a fresh access token."""
+
+    def make(user):
+        return bearer_client(tokens_for(user).access.raw)
+
+    return make
+
+
+@pytest.fixture
 def tokens_for():
     """tokens_for(user) -> a fresh access/refresh pair, as the API would issue it."""
     from chatapp.accounts.services import token_pair_issue

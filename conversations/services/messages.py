@@ -5,7 +5,6 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,7 +42,6 @@ from conversations.models import (
     MessageStatus,
     Participant,
     PartType,
-    Workspace,
 )
 
 from . import quotas
@@ -446,21 +444,14 @@ def _started_with(creator: AbstractBaseUser, client_message_id: str) -> Conversa
 def conversation_create_with_message(
     *,
     creator: AbstractBaseUser,
-    kind: str,
     content: str,
     client_message_id: str | None = None,
-    title: str = "",
-    workspace: Workspace | None = None,
-    agent: Agent | None = None,
-    participants: Iterable[AbstractBaseUser] = (),
-    subject_type: str = "",
-    subject_id: str = "",
-    metadata: dict | None = None,
+    **conversation: Any,
 ) -> tuple[Conversation, Message, bool]:
     """Start a conversation with its first message, in one transaction: a New chat's first
-    send (docs/ui.md), or POST /conversations with `message`. The conversation's arguments
-    are conversation_create's. Returns (conversation, message, created), `created` saying
-    that the conversation is new.
+    send (docs/ui.md), or POST /conversations with `message`. `conversation` is
+    conversation_create's other arguments (kind, title, workspace, agent, participants…).
+    Returns (conversation, message, created), `created` saying that the conversation is new.
 
     Nothing is made when the content or any of the conversation's fields is refused. The
     client_message_id makes it idempotent: the conversation the creator started with that
@@ -471,35 +462,23 @@ def conversation_create_with_message(
     """
     content = clean_content(content)
     client_message_id = _clean_client_message_id(client_message_id)
-    conversation = _started_with(creator, client_message_id) if client_message_id else None
+    started = _started_with(creator, client_message_id) if client_message_id else None
     created = False
-    if conversation is None:
+    if started is None:
         try:
             with transaction.atomic():
-                conversation, created = conversation_create(
-                    creator=creator,
-                    kind=kind,
-                    title=title,
-                    workspace=workspace,
-                    agent=agent,
-                    participants=participants,
-                    subject_type=subject_type,
-                    subject_id=subject_id,
-                    metadata=metadata,
-                    first_client_message_id=client_message_id,
+                started, created = conversation_create(
+                    creator=creator, first_client_message_id=client_message_id, **conversation
                 )
         except IntegrityError:
             # The same start sent twice at once: the other one committed first.
-            conversation = _started_with(creator, client_message_id) if client_message_id else None
-            if conversation is None:
+            started = _started_with(creator, client_message_id) if client_message_id else None
+            if started is None:
                 raise
     message, _ = message_post(
-        conversation=conversation,
-        sender=creator,
-        content=content,
-        client_message_id=client_message_id,
+        conversation=started, sender=creator, content=content, client_message_id=client_message_id
     )
-    return conversation, message, created
+    return started, message, created
 
 
 @transaction.atomic

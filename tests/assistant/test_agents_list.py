@@ -13,14 +13,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def api(bearer_client, tokens_for):
-    def make(user):
-        return bearer_client(tokens_for(user).access.raw)
-
-    return make
-
-
-@pytest.fixture
 def configured(settings):
     settings.OPENAI_BASE_URL = "http://127.0.0.1:9/v1"
     settings.OPENAI_MODEL = "some-model"

@@ -15,14 +15,6 @@ from conversations.models import Agent, Conversation, Event, Message
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def api(bearer_client, tokens_for):
-    def make(user):
-        return bearer_client(tokens_for(user).access.raw)
-
-    return make
-
-
 def start(client, body):
     return client.post("/api/v1/conversations", json.dumps(body), content_type="application/json")
 
