@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("sidebar", views.sidebar, name="sidebar"),
     path("search", views.search, name="search"),
+    path("new", views.new_chat, name="new_chat"),
     path("c/new", views.create, name="create"),
     path("c/<uuid:conversation_id>/", views.thread, name="thread"),
     path("c/<uuid:conversation_id>/rows", views.thread_rows, name="rows"),

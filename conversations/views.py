@@ -3,6 +3,7 @@ same selectors and services as the API. Every page works without JavaScript (for
 links); static/js/app.js adds live updates, streaming and in-place posting on top."""
 
 import uuid
+from urllib.parse import urlencode
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -20,13 +21,14 @@ from conversations.assistant.generation import prepare_reply, start_generation
 from conversations.downloads import artifact_response
 from conversations.exceptions import BadCursor, ChatError, NotFound, RateLimited
 from conversations.forms import ConversationForm, MessageForm, RenameForm, ReportForm
-from conversations.models import ConversationKind, MessageRole
+from conversations.models import TITLE_MAX_LENGTH, Agent, ConversationKind, MessageRole, Workspace
 from conversations.pagination import decode_time_id_cursor, encode_time_id_cursor
 from conversations.selectors.people import (
     agents_for_user,
     users_by_usernames,
     workspaces_for_user,
 )
+from conversations.services.agents import DEFAULT_AGENT_SLUG
 from conversations.templatetags.ui import undo_restore_tag
 
 THREAD_PAGE = 50
@@ -187,6 +189,95 @@ def thread_rows(request: HttpRequest, conversation_id: uuid.UUID) -> HttpRespons
     return response
 
 
+def _new_chat_agent(
+    request: HttpRequest, *, agent_id: str, workspace_slug: str
+) -> tuple[Agent | None, str, Workspace | None]:
+    """A New chat's assistant: (the agent asked for, else None: the workspace's default;
+    the name to show, "" when there is no agent yet; the workspace it goes in: the
+    agent's, else the one asked for, else the person's default). Agent and workspace are
+    asked for by the people form when "With the assistant" is chosen; one the person
+    does not have is not asked for. The default agent is made here once a model is
+    configured, so that it is named before anyone has used it."""
+    services.agent_defaults_ensure(user=request.user)
+    agents = agents_for_user(user=request.user)
+    chosen = next((agent for agent in agents if str(agent.pk) == agent_id), None)
+    workspace = chosen.workspace if chosen else None
+    if workspace is None and workspace_slug:
+        memberships = workspaces_for_user(user=request.user)
+        workspace = next(
+            (m.workspace for m in memberships if m.workspace.slug == workspace_slug), None
+        )
+    workspace = workspace or request.user.default_workspace
+    default = next(
+        (a for a in agents if a.workspace == workspace and a.slug == DEFAULT_AGENT_SLUG), None
+    )
+    named = chosen or default
+    return chosen, named.name if named else "", workspace
+
+
+def _idempotency_key(value: str) -> str:
+    """The client_message_id a New chat's form carries: the one it was sent with, so that
+    sending it again after a refusal or twice over makes one conversation, else a new one."""
+    return value if value.isprintable() and 0 < len(value) <= 100 else uuid.uuid4().hex
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def new_chat(request: HttpRequest) -> HttpResponse:
+    """New chat: the empty thread of an assistant conversation that does not exist yet,
+    its composer focused (GET: reloading or leaving it makes nothing). The conversation
+    is made by its first message: this form's POST without JavaScript (conversation and
+    message in one step, idempotent by the client_message_id the page was rendered with,
+    so a double submit makes one), or app.js through POST /api/v1/conversations with
+    `message`. Counted against POST_RATE_LIMIT as any post (docs/ui.md)."""
+    data = request.POST if request.method == "POST" else request.GET
+    agent, agent_name, workspace = _new_chat_agent(
+        request, agent_id=data.get("agent", ""), workspace_slug=data.get("workspace", "")
+    )
+    title = " ".join(data.get("title", "").split())[:TITLE_MAX_LENGTH]
+    content = request.POST.get("content", "")
+    client_message_id = request.POST.get("client_message_id", "")
+    refusal, limited = "", None
+    if request.method == "POST":
+        try:
+            ratelimit.hit(ratelimit.POSTS, str(request.user.pk))
+            conversation, message, _ = services.conversation_create_with_message(
+                creator=request.user,
+                kind=ConversationKind.ASSISTANT,
+                content=content,
+                client_message_id=client_message_id or None,
+                title=title,
+                workspace=workspace,
+                agent=agent,
+            )
+        except RateLimited as error:
+            refusal, limited = ratelimit.page_message(error), error
+        except ChatError as error:
+            refusal = error.message
+        else:
+            return redirect(
+                reverse("conversations:thread", args=[conversation.pk]) + f"#m{message.seq}"
+            )
+    context = {
+        **sidebar_context(request),
+        **_new_conversation_context(request),
+        "new_chat_page": True,
+        "agent": agent,
+        "agent_name": agent_name,
+        "workspace": workspace,
+        "title": title,
+        "composer": {
+            "content": content,
+            "client_message_id": _idempotency_key(client_message_id),
+            "error": refusal,
+        },
+    }
+    response = render(
+        request, "conversations/new_chat.html", context, status=422 if refusal else 200
+    )
+    return rate_limited_page(response, limited) if limited else response
+
+
 @login_required
 @require_POST
 def create(request: HttpRequest) -> HttpResponse:
@@ -195,6 +286,11 @@ def create(request: HttpRequest) -> HttpResponse:
     form = ConversationForm(request.POST, agents=agents, memberships=memberships)
     if form.is_valid():
         data = form.cleaned_data
+        if data["kind"] == ConversationKind.ASSISTANT:
+            # Made by its first message, as New chat is: that page, with what was chosen.
+            chosen = {key: data[key] for key in ("agent", "workspace", "title") if data[key]}
+            query = f"?{urlencode(chosen)}" if chosen else ""
+            return redirect(reverse("conversations:new_chat") + query)
         try:
             workspace = next(
                 (m.workspace for m in memberships if m.workspace.slug == data["workspace"]),

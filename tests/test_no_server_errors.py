@@ -687,6 +687,7 @@ def test_every_page_and_form_survives_bad_input(world, make_user):
         reverse("conversations:home") + "?section=trash": ["cursor"],
         reverse("conversations:sidebar"): ["current", "section", "filter", "cursor"],
         reverse("conversations:search"): ["q"],
+        reverse("conversations:new_chat"): ["agent", "workspace", "title"],
         thread: ["before", "filter", "cursor"],
         reverse("conversations:rows", args=[group.pk]): ["before", "after"],
         reverse("conversations:thread", args=[world["assistant"].pk]): ["before"],

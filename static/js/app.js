@@ -269,8 +269,9 @@
   function setupThread() {
     const thread = $(".thread");
     if (!thread) return null;
-    const conversationId = thread.dataset.conversationId;
-    const rowsUrl = thread.dataset.rowsUrl;
+    // Empty on a New chat: the conversation is made by its first message (adopt, below).
+    let conversationId = thread.dataset.conversationId;
+    let rowsUrl = thread.dataset.rowsUrl;
     const list = $("#messages");
     const composer = $("#composer");
     const textarea = $("#composer-text");
@@ -331,8 +332,8 @@
     stuckToBottom = nearBottom(); // opened at a linked message: follow nothing until scrolled
 
     // The header's count follows new rows: seq has no gaps, so the newest seq is the count.
-    const count = $("#message-count");
     function updateCount() {
+      const count = $("#message-count"); // a New chat's header is replaced once it exists
       const total = lastSeq();
       if (!count || total <= Number(count.dataset.count)) return;
       count.dataset.count = total;
@@ -369,6 +370,7 @@
     }
 
     async function loadAfter(seq) {
+      if (!rowsUrl) return;
       const response = await fetch(`${rowsUrl}?after=${seq}`, { credentials: "same-origin" });
       if (response.ok) placeRows(await response.text());
     }
@@ -388,6 +390,7 @@
 
     let readTimer = null;
     function markRead() {
+      if (!conversationId) return;
       clearTimeout(readTimer);
       readTimer = setTimeout(() => api(`/api/v1/conversations/${conversationId}/read`, { method: "POST", json: {} }), 500);
     }
@@ -425,9 +428,11 @@
     // One at a time, oldest first. No network: retried with backoff, at once when the
     // browser is back online; 429: after Retry-After; a final refusal (4xx): marked failed
     // with the reason, kept, and offered back (Retry, Edit, Discard).
+    // A New chat's messages wait under "new" (its draft too) until the first one makes the
+    // conversation; then they move to its id (adopt).
     const userId = thread.dataset.userId;
-    const apiUrl = (composer && composer.dataset.apiUrl) || `/api/v1/conversations/${conversationId}/messages`;
-    outbox = userId ? outboxFor(userId, conversationId) : null;
+    let apiUrl = (composer && composer.dataset.apiUrl) || `/api/v1/conversations/${conversationId}/messages`;
+    outbox = userId ? outboxFor(userId, conversationId || "new") : null;
     const SEND_TIMEOUT_MS = 20000; // an answer that never comes: sent again (same key)
     const STALE_MS = 24 * 3600 * 1000; // older than this: asked for, not sent on its own
     let failures = 0; // in a row, for the backoff
@@ -541,10 +546,13 @@
       let response;
       const abort = new AbortController();
       const timer = setTimeout(() => abort.abort(), SEND_TIMEOUT_MS);
+      const post = { content: entry.text, client_message_id: entry.id };
       try {
+        // A New chat's first message makes the conversation with it (POST /conversations
+        // with `message`, idempotent by the same client_message_id).
         response = await api(apiUrl, {
           method: "POST",
-          json: { content: entry.text, client_message_id: entry.id },
+          json: conversationId ? post : { kind: "assistant", ...(entry.start || {}), message: post },
           signal: abort.signal,
         });
       } catch (error) {
@@ -556,8 +564,16 @@
       }
       if (response.ok) {
         failures = 0;
-        const message = await response.json().catch(() => null);
+        const body = await response.json().catch(() => null);
+        const started = !conversationId;
+        if (started && !(body && body.message)) {
+          // An answer cut short: sent again, the same key finds what it made.
+          setState(entry.id, "waiting", "not sent yet · trying again");
+          return backoff();
+        }
         outbox.remove(entry.id);
+        if (started) adopt(body.id);
+        const message = started ? body.message : body;
         if (message) await loadAfter(message.seq - 1);
         const row = localRow(entry.id);
         if (row) {
@@ -634,8 +650,8 @@
       });
     });
 
-    // The composer's draft, per conversation, until it is sent.
-    const draftKey = userId ? storageKey(userId, "draft", conversationId) : null;
+    // The composer's draft, per conversation (a New chat's: "new"), until it is sent.
+    let draftKey = userId ? storageKey(userId, "draft", conversationId || "new") : null;
     function saveDraft() {
       if (!draftKey) return;
       if (textarea.value) stored.set(draftKey, textarea.value);
@@ -658,6 +674,7 @@
         const text = textarea.value;
         if (!text.trim()) return;
         const entry = { id: newClientMessageId(), text, created_at: Date.now() };
+        if (!conversationId) entry.start = newChatStart();
         outbox.add(entry); // kept before anything is sent
         textarea.value = "";
         saveDraft();
@@ -668,6 +685,67 @@
         textarea.focus();
       });
     }
+
+    // What a New chat's conversation is made with, kept with its first message.
+    function newChatStart() {
+      const start = {};
+      if (thread.dataset.agentId) start.agent_id = thread.dataset.agentId;
+      if (thread.dataset.workspace) start.workspace = thread.dataset.workspace;
+      if (thread.dataset.title) start.title = thread.dataset.title;
+      return start;
+    }
+
+    // The New chat's conversation exists (its first message made it): from now on this page
+    // is its thread, as if opened at its URL (history.replaceState, no reload). What waits
+    // in the outbox and the draft under "new" moves to its id; the header (Actions, the
+    // title) is the server's, taken from the thread page.
+    function adopt(id) {
+      if (conversationId) return;
+      conversationId = id;
+      thread.dataset.conversationId = id;
+      rowsUrl = thread.dataset.rowsUrl = `/c/${id}/rows`;
+      apiUrl = `/api/v1/conversations/${id}/messages`;
+      if (composer) {
+        composer.action = `/c/${id}/post`;
+        composer.dataset.apiUrl = apiUrl;
+        $$("input[name=agent], input[name=workspace], input[name=title]", composer).forEach((input) => input.remove());
+      }
+      if (userId) {
+        const waiting = outbox;
+        outbox = outboxFor(userId, id);
+        waiting.entries().forEach((entry) => {
+          outbox.add(entry);
+          waiting.remove(entry.id);
+        });
+        const draft = stored.get(draftKey);
+        stored.remove(draftKey);
+        draftKey = storageKey(userId, "draft", id);
+        if (draft) stored.set(draftKey, draft);
+      }
+      history.replaceState(null, "", `/c/${id}/`);
+      const lists = $("#sidebar-lists");
+      if (lists) {
+        const url = new URL(lists.dataset.sidebarUrl, location.href);
+        url.searchParams.set("current", id);
+        lists.dataset.sidebarUrl = url.pathname + url.search;
+      }
+      $$(".new-chat[aria-current]").forEach((link) => link.removeAttribute("aria-current"));
+      takeHeader(id);
+      refreshSidebar();
+    }
+
+    async function takeHeader(id) {
+      const response = await fetch(`/c/${id}/`, { credentials: "same-origin" });
+      if (!response.ok) return;
+      const page = new DOMParser().parseFromString(await response.text(), "text/html");
+      const header = $(".thread-header", page);
+      if (!header) return;
+      $(".thread-header", thread).replaceWith(document.adoptNode(header));
+      thread.classList.remove("new-thread");
+      document.title = page.title;
+      updateCount();
+    }
+
     restoreOutbox();
 
     // --- streamed replies ---
@@ -779,7 +857,7 @@
     if (regenerateButton) regenerateButton.addEventListener("click", () => startReply(true));
 
     return {
-      conversationId,
+      get conversationId() { return conversationId; },
       onEvent(event, payload) {
         if (payload.conversation_id !== conversationId) return;
         const data = payload.data || {};

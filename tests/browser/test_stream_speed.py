@@ -7,13 +7,13 @@ the scroll position forced a layout per token: the page was blocked for seconds 
 could not be clicked. The deltas are now painted once per animation frame (docs/ui.md)."""
 
 import json
-import re
 import time
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import make_users
+from tests.browser.test_chat import start_assistant_conversation
 from tests.fake_openai import many_tokens, text_reply
 
 LONG_TASK_MS = 100  # what the page may be blocked for in one stretch while a reply streams
@@ -23,13 +23,6 @@ STOP_ANSWERED_S = 3.0  # from the click on Stop to the reply shown as stopped
 @pytest.fixture(scope="module")
 def people(database):
     make_users(database, "alice")
-
-
-def start_assistant_conversation(page) -> str:
-    page.goto("/")
-    page.get_by_role("button", name="New chat with the assistant").click()
-    expect(page).to_have_url(re.compile(r"/c/[0-9a-f-]{36}/$"))
-    return page.url.rstrip("/").rsplit("/", 1)[-1]
 
 
 def send(page, text: str) -> None:

@@ -2,12 +2,11 @@
 reload: the title derived from the first message (the header said "Untitled" until a
 reload while the sidebar already showed it), and a rename made in another tab."""
 
-import re
-
 import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import make_users
+from tests.browser.test_chat import start_assistant_conversation
 
 LIVE_TIMEOUT = 5_000  # ms
 
@@ -15,13 +14,6 @@ LIVE_TIMEOUT = 5_000  # ms
 @pytest.fixture(scope="module")
 def people(database):
     make_users(database, "alice")
-
-
-def start_assistant_conversation(page) -> str:
-    page.goto("/")
-    page.get_by_role("button", name="New chat with the assistant").click()
-    expect(page).to_have_url(re.compile(r"/c/[0-9a-f-]{36}/$"))
-    return page.url.rstrip("/").rsplit("/", 1)[-1]
 
 
 def test_the_header_shows_the_title_derived_from_the_first_message(open_page, people):
