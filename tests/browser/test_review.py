@@ -2,7 +2,8 @@
 dark, screenshotted into docs/screenshots/ (`<state>-<laptop|phone>-<light|dark>.png`), and
 axe-core run on each with no violation of any impact allowed (minor ones included).
 
-The states: signing in and registering, a newcomer's empty home, the demo's home, threads
+The states: signing in and registering, a newcomer's empty home, the demo's home, New chat,
+the shared workspace's members, threads
 with every kind of content (Markdown and code, tool calls and reasoning, a group, a failed
 reply, a reply streaming), the confirmation dialog, the Undo toast, the drawer on a phone,
 search, settings, the trash, the 404 page, and the moderators' report queue."""
@@ -53,6 +54,8 @@ def demo(database) -> dict[str, str]:
             "title='Draft of the March newsletter', workspace=welcome.workspace)\n"
             "services.message_post(conversation=old, sender=demo, content='An outline first.')\n"
             "services.conversation_delete(conversation=old, actor=demo)\n"
+            "from conversations.models import Workspace\n"
+            "keys['shared-workspace'] = Workspace.objects.get(is_shared=True).slug\n"
             "print(json.dumps(keys))"
         )
     )
@@ -105,6 +108,8 @@ def states(demo) -> list[tuple[str, str, str | None, object]]:
         ("thread-streaming", f"/c/{demo['streaming']}/", "demo", nothing),
         ("thread-actions", f"/c/{demo['team-release']}/", "demo", the_actions_menu),
         ("confirm-delete", f"/c/{demo['team-release']}/", "demo", the_confirmation),
+        ("new-chat", "/new", "demo", nothing),
+        ("workspace-members", f"/w/{demo['shared-workspace']}/", "demo", nothing),
         ("search", "/search?q=paginate", "demo", nothing),
         ("settings", "/settings/", "demo", nothing),
         ("trash", "/?section=trash", "demo", nothing),
