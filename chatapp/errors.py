@@ -11,6 +11,8 @@ import logging
 
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseServerError
 from django.template import loader
+from django.utils.html import escape
+from django.utils.translation import get_language, gettext
 from django.views.defaults import page_not_found
 
 from chatapp.accounts.views import theme
@@ -51,11 +53,26 @@ def server_error_page(request: HttpRequest) -> HttpResponse:
         # e.g. static files not collected: {% static %} raises under the manifest storage,
         # and a 500 handler that raises makes Django log and retry the same failure.
         logger.exception("The 500 page could not be rendered")
-        return HttpResponseServerError(_PLAIN_SERVER_ERROR, content_type="text/html; charset=utf-8")
+        return HttpResponseServerError(
+            _plain_server_error(), content_type="text/html; charset=utf-8"
+        )
 
 
-_PLAIN_SERVER_ERROR = (
-    "<!doctype html><html lang=en><meta charset=utf-8><title>Something went wrong</title>"
-    "<h1>Something went wrong</h1><p>The server ran into an error of its own. Try again in a"
-    " moment.</p><p><a href=/>Back to your conversations</a></p></html>"
-)
+def _plain_server_error() -> str:
+    """The 500 page without the template, in the request's language when its words can be
+    had (they are read from the compiled catalogue, which needs nothing that may have failed)."""
+    try:
+        language = escape(get_language() or "en")
+        title = escape(gettext("Something went wrong"))
+        text = escape(gettext("The server ran into an error of its own. Try again in a moment."))
+        back = escape(gettext("Back to your conversations"))
+    except Exception:  # the translation machinery itself: English, as written
+        language, title = "en", "Something went wrong"
+        text, back = (
+            "The server ran into an error of its own. Try again in a moment.",
+            ("Back to your conversations"),
+        )
+    return (
+        f"<!doctype html><html lang={language}><meta charset=utf-8><title>{title}</title>"
+        f"<h1>{title}</h1><p>{text}</p><p><a href=/>{back}</a></p></html>"
+    )

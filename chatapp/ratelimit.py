@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.translation import gettext_lazy, ngettext
 
 from conversations.exceptions import RateLimited
 
@@ -20,7 +21,7 @@ class Limit:
     name: str  # the cache namespace, stable across releases
     count_setting: str
     window_setting: str
-    message: str
+    message: str  # lazy: in the language of the request refused (the API's is English)
 
     @property
     def count(self) -> int:
@@ -35,37 +36,37 @@ SIGN_IN_FAILURES = Limit(
     "login",
     "LOGIN_FAILURE_LIMIT",
     "LOGIN_FAILURE_WINDOW_SECONDS",
-    "Too many failed sign-ins; wait before trying again.",
+    gettext_lazy("Too many failed sign-ins; wait before trying again."),
 )
 REGISTRATIONS = Limit(
     "register",
     "REGISTER_RATE_LIMIT",
     "REGISTER_RATE_WINDOW_SECONDS",
-    "Too many sign-ups from this address; wait before trying again.",
+    gettext_lazy("Too many sign-ups from this address; wait before trying again."),
 )
 POSTS = Limit(
     "post",
     "POST_RATE_LIMIT",
     "POST_RATE_WINDOW_SECONDS",
-    "You are posting too fast; wait a moment.",
+    gettext_lazy("You are posting too fast; wait a moment."),
 )
 REPLIES = Limit(
     "reply",
     "REPLY_RATE_LIMIT",
     "REPLY_RATE_WINDOW_SECONDS",
-    "You have asked for too many assistant replies; wait before asking again.",
+    gettext_lazy("You have asked for too many assistant replies; wait before asking again."),
 )
 IMPORTS = Limit(
     "import",
     "IMPORT_RATE_LIMIT",
     "IMPORT_RATE_WINDOW_SECONDS",
-    "You have imported too many files; wait before importing again.",
+    gettext_lazy("You have imported too many files; wait before importing again."),
 )
 TOKEN_CREATIONS = Limit(
     "token",
     "TOKEN_CREATE_RATE_LIMIT",
     "TOKEN_CREATE_RATE_WINDOW_SECONDS",
-    "You have created too many tokens; wait before creating another.",
+    gettext_lazy("You have created too many tokens; wait before creating another."),
 )
 
 ALL_LIMITS = [SIGN_IN_FAILURES, REGISTRATIONS, POSTS, REPLIES, IMPORTS, TOKEN_CREATIONS]
@@ -99,15 +100,19 @@ def record(limit: Limit, key: str) -> int:
 def refuse(limit: Limit, key: str) -> RateLimited:
     """The error to raise for `key`: its message, and the seconds left in the window."""
     _, left = _bucket(limit, key)
-    return RateLimited(limit.message, retry_after=max(left, 1))
+    return RateLimited(str(limit.message), retry_after=max(left, 1))
 
 
 def wait_text(seconds: int) -> str:
     """How long to wait, for a page: "Try again in 14 minutes." """
     if seconds < 90:
-        return f"Try again in {seconds} second{'s' if seconds != 1 else ''}."
+        return ngettext(
+            "Try again in %(count)d second.", "Try again in %(count)d seconds.", seconds
+        ) % {"count": seconds}
     minutes = round(seconds / 60)
-    return f"Try again in {minutes} minutes."
+    return ngettext(
+        "Try again in %(count)d minute.", "Try again in %(count)d minutes.", minutes
+    ) % {"count": minutes}
 
 
 def page_message(error: RateLimited) -> str:

@@ -94,6 +94,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: a person's own language setting wins over the browser's.
+    "chatapp.i18n.LanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "chatapp.middleware.ApiErrorEnvelopeMiddleware",
@@ -115,6 +117,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "chatapp.accounts.views.theme",
@@ -166,7 +169,18 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # --- Internationalisation -----------------------------------------------------------------
 
-LANGUAGE_CODE = "en-us"
+# The UI's languages (docs/i18n.md): the page follows the person's setting (User.language),
+# else the browser's Accept-Language, else English. Each is named in its own language, so
+# that a person who cannot read the current one still finds theirs.
+LANGUAGE_CODE = "en"
+LANGUAGES = [
+    ("en", "English"),
+    ("de", "Deutsch"),
+    ("es", "Español"),
+    ("fr", "Français"),
+    ("zh-hans", "简体中文"),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

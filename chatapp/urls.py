@@ -9,6 +9,7 @@ from chatapp.accounts import oidc
 from chatapp.accounts import views as account_views
 from chatapp.api import api
 from chatapp.health import health_body
+from chatapp.i18n import javascript_catalog
 
 
 @never_cache
@@ -41,6 +42,8 @@ urlpatterns = [
     path("accounts/register/", account_views.register, name="register"),
     path("settings/", account_views.settings_page, name="settings"),
     path("settings/theme", account_views.set_theme, name="set_theme"),
+    # The JavaScript catalogue of a language (chatapp/i18n.py), for static/js/.
+    path("i18n/<str:language>.js", javascript_catalog, name="javascript_catalog"),
     # The admin's own sign-in, with the same failure limit (its form is set in apps.py).
     path("admin/login/", account_views.sign_in_page(account_views.admin_sign_in)),
     path("admin/", admin.site.urls),

@@ -1,5 +1,10 @@
 """Domain errors raised by services and selectors. No HTTP here: chatapp/api.py maps each
-type to the SPEC's error envelope and status code once."""
+type to the SPEC's error envelope and status code once.
+
+A message that a page can show is translated where it is raised (gettext), in the language
+of the request: a page's, or English for the API (chatapp/i18n.py)."""
+
+from django.utils.translation import gettext
 
 
 class ChatError(Exception):
@@ -38,7 +43,9 @@ class InvalidInput(ChatError):
 def not_a_member(field: str, username: str) -> InvalidInput:
     """One answer for a name nobody has and for a person outside the workspace, so that
     adding people cannot be used to find out who has an account."""
-    return InvalidInput(field, f"{username} is not a member of this workspace.")
+    return InvalidInput(
+        field, gettext("%(username)s is not a member of this workspace.") % {"username": username}
+    )
 
 
 class InvalidFields(InvalidInput):

@@ -1,6 +1,7 @@
 """Forms of the HTML pages. The rules live in the services; forms only shape the input."""
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from conversations.models import (
     CONTENT_MAX_LENGTH,
@@ -13,22 +14,23 @@ from conversations.models import (
 
 class ConversationForm(forms.Form):
     kind = forms.ChoiceField(
+        label=_("Kind"),
         choices=[
-            (ConversationKind.ASSISTANT, "With the assistant"),
-            (ConversationKind.DIRECT, "Direct, with one person"),
-            (ConversationKind.GROUP, "Group"),
+            (ConversationKind.ASSISTANT, _("With the assistant")),
+            (ConversationKind.DIRECT, _("Direct, with one person")),
+            (ConversationKind.GROUP, _("Group")),
         ],
         initial=ConversationKind.ASSISTANT,
     )
-    workspace = forms.ChoiceField(required=False)
-    agent = forms.ChoiceField(required=False, label="Assistant")
-    title = forms.CharField(required=False, max_length=TITLE_MAX_LENGTH)
+    workspace = forms.ChoiceField(required=False, label=_("Workspace"))
+    agent = forms.ChoiceField(required=False, label=_("Assistant"))
+    title = forms.CharField(required=False, max_length=TITLE_MAX_LENGTH, label=_("Title"))
     # A plain text field; static/js/people.js makes it a combobox that finds members of
     # the chosen workspace as one types (GET /api/v1/workspaces/{slug}/members?q=).
     participants = forms.CharField(
         required=False,
-        label="People",
-        help_text="Usernames, separated by commas or spaces.",
+        label=_("People"),
+        help_text=_("Usernames, separated by commas or spaces."),
         max_length=2000,
         widget=forms.TextInput(
             attrs={"data-people": "", "autocomplete": "off", "aria-describedby": "people-help"}
@@ -45,11 +47,13 @@ class ConversationForm(forms.Form):
         self.fields["workspace"].choices = [
             (
                 m.workspace.slug,
-                f"{m.workspace.name} (only you)" if m.workspace.is_personal else m.workspace.name,
+                _("%(workspace)s (only you)") % {"workspace": m.workspace.name}
+                if m.workspace.is_personal
+                else m.workspace.name,
             )
             for m in ordered
         ]
-        self.fields["agent"].choices = [("", "Default")] + [
+        self.fields["agent"].choices = [("", _("Default"))] + [
             (str(agent.pk), f"{agent.name} ({agent.workspace.name})") for agent in agents
         ]
 
@@ -61,7 +65,7 @@ class ConversationForm(forms.Form):
 class MessageForm(forms.Form):
     content = forms.CharField(
         max_length=CONTENT_MAX_LENGTH,
-        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Write a message…"}),
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": _("Write a message…")}),
         strip=False,
     )
     client_message_id = forms.CharField(required=False, max_length=100, widget=forms.HiddenInput)
@@ -72,36 +76,41 @@ class RenameForm(forms.Form):
 
 
 class ReportForm(forms.Form):
-    reason = forms.ChoiceField(choices=ReportReason.choices)
-    note = forms.CharField(required=False, max_length=2000, widget=forms.TextInput)
+    reason = forms.ChoiceField(choices=ReportReason.choices, label=_("Report as"))
+    note = forms.CharField(
+        required=False, max_length=2000, widget=forms.TextInput, label=_("Note (optional)")
+    )
 
 
 # --- a workspace's members and invitations (conversations/workspace_views.py) -------------
 
-GRANTABLE_ROLES = [(WorkspaceRole.MEMBER, "Member"), (WorkspaceRole.ADMIN, "Admin")]
+GRANTABLE_ROLES = [(WorkspaceRole.MEMBER, _("Member")), (WorkspaceRole.ADMIN, _("Admin"))]
 
 
 class MemberAddForm(forms.Form):
-    username = forms.CharField(max_length=150)
-    role = forms.ChoiceField(choices=GRANTABLE_ROLES, initial=WorkspaceRole.MEMBER)
+    username = forms.CharField(label=_("Username"), max_length=150)
+    role = forms.ChoiceField(label=_("Role"), choices=GRANTABLE_ROLES, initial=WorkspaceRole.MEMBER)
 
 
 class InvitationForm(forms.Form):
     email = forms.EmailField(
         required=False,
         max_length=254,
-        help_text="Only the person with this email can use the link, once. Empty: anyone "
-        "who has the link can join until it expires.",
+        label=_("Email"),
+        help_text=_(
+            "Only the person with this email can use the link, once. Empty: anyone who has "
+            "the link can join until it expires."
+        ),
     )
-    role = forms.ChoiceField(choices=GRANTABLE_ROLES, initial=WorkspaceRole.MEMBER)
+    role = forms.ChoiceField(label=_("Role"), choices=GRANTABLE_ROLES, initial=WorkspaceRole.MEMBER)
     expires_in_days = forms.IntegerField(
-        min_value=1, max_value=90, initial=7, label="Expires after (days)"
+        min_value=1, max_value=90, initial=7, label=_("Expires after (days)")
     )
 
 
 class MemberRoleForm(forms.Form):
     user = forms.UUIDField(widget=forms.HiddenInput)
-    role = forms.ChoiceField(choices=WorkspaceRole.choices)
+    role = forms.ChoiceField(label=_("Role"), choices=WorkspaceRole.choices)
 
 
 class MemberForm(forms.Form):

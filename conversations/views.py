@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from chatapp import ratelimit
@@ -353,7 +354,9 @@ def post(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
                 reverse("conversations:thread", args=[conversation.pk]) + f"#m{message.seq}"
             )
     else:
-        flash.error(request, " ".join(form.errors.get("content", ["The message is not valid."])))
+        flash.error(
+            request, " ".join(form.errors.get("content", [gettext("The message is not valid.")]))
+        )
     return redirect("conversations:thread", conversation_id=conversation.pk)
 
 
@@ -376,7 +379,7 @@ def act(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
     """The conversation's buttons: rename, pin, archive, delete, restore, complete."""
     action = request.POST.get("action", "")
     if action not in ACTIONS:
-        flash.error(request, "Unknown action.")
+        flash.error(request, gettext("Unknown action."))
         return redirect("conversations:home")
     deleted = action == "restore"
     try:
@@ -390,7 +393,7 @@ def act(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
         if action == "rename":
             form = RenameForm(request.POST)
             if not form.is_valid():
-                flash.error(request, "A title is at most 200 characters.")
+                flash.error(request, gettext("A title is at most 200 characters."))
             else:
                 services.conversation_update(
                     conversation=conversation, actor=user, title=form.cleaned_data["title"]
@@ -405,9 +408,9 @@ def act(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
             )
             flash.success(
                 request,
-                "Archived: you will find it under Archived in the sidebar."
+                gettext("Archived: you will find it under Archived in the sidebar.")
                 if action == "archive"
-                else "Back in your recent conversations.",
+                else gettext("Back in your recent conversations."),
             )
         elif action in ("complete", "reopen"):
             services.conversation_update(
@@ -419,8 +422,17 @@ def act(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
             services.conversation_delete(conversation=conversation, actor=user)
             flash.success(
                 request,
-                f"Moved “{conversation.display_title or 'Untitled'}” to the trash. It stays in"
-                f" Trash for {settings.RETENTION_DAYS} days; then it is removed for good.",
+                ngettext(
+                    "Moved “%(title)s” to the trash. It stays in Trash for %(days)s day; then"
+                    " it is removed for good.",
+                    "Moved “%(title)s” to the trash. It stays in Trash for %(days)s days; then"
+                    " it is removed for good.",
+                    settings.RETENTION_DAYS,
+                )
+                % {
+                    "title": conversation.display_title or gettext("Untitled"),
+                    "days": settings.RETENTION_DAYS,
+                },
                 extra_tags=undo_restore_tag(conversation.pk),
             )
             return redirect("conversations:home")
@@ -429,9 +441,9 @@ def act(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
             archived = conversation.participant.archived_at is not None
             flash.success(
                 request,
-                "Restored, to Archived, where it was before."
+                gettext("Restored, to Archived, where it was before.")
                 if archived
-                else "Restored to your recent conversations.",
+                else gettext("Restored to your recent conversations."),
             )
     except ChatError as error:
         flash.error(request, error.message)
@@ -464,9 +476,9 @@ def report(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
                 reason=form.cleaned_data["reason"],
                 note=form.cleaned_data["note"],
             )
-            flash.success(request, "Thank you. A moderator will look at it.")
+            flash.success(request, gettext("Thank you. A moderator will look at it."))
             return redirect(thread_url)
-        flash.error(request, "Choose a reason for the report.")
+        flash.error(request, gettext("Choose a reason for the report."))
     context = {
         **sidebar_context(request, current=message.conversation),
         "message": message,
@@ -542,7 +554,7 @@ async def retry(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
     message = await sync_to_async(_message_or_404)(request, message_id)
     back = reverse("conversations:thread", args=[message.conversation_id]) + f"#m{message.seq}"
     if message.seq != message.conversation.message_count:
-        flash.error(request, "Only the last reply can be retried.")
+        flash.error(request, gettext("Only the last reply can be retried."))
         return redirect(back)
     user = await request.auser()
     limit_key = str(user.pk)

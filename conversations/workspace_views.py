@@ -11,6 +11,7 @@ from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods
 
 from chatapp.api import STATUS_BY_ERROR
@@ -21,6 +22,7 @@ from conversations.models import Membership, WorkspaceRole
 from conversations.pagination import decode_cursor, encode_cursor
 from conversations.selectors import members as selectors
 from conversations.services.invitations import check_usable, invitation_find
+from conversations.templatetags.chat import role_word
 
 MEMBERS_PAGE = 50
 
@@ -123,7 +125,7 @@ def workspace(request: HttpRequest, slug: str) -> HttpResponse:
         "revoke": MemberForm,
     }
     if action not in forms:
-        return _page(request, membership, status=400, error="Unknown action.")
+        return _page(request, membership, status=400, error=gettext("Unknown action."))
     form = forms[action](request.POST)
     if not form.is_valid():
         names = {"add": "add_form", "invite": "invitation_form"}
@@ -136,7 +138,13 @@ def workspace(request: HttpRequest, slug: str) -> HttpResponse:
                 workspace=workspace, actor=request.user, user=user, role=data["role"]
             )
             flash.success(
-                request, f"{user.name} is a member now." if added else f"{user.name} is in already."
+                request,
+                (
+                    gettext("%(name)s is a member now.")
+                    if added
+                    else gettext("%(name)s is in already.")
+                )
+                % {"name": user.name},
             )
         elif action == "invite":
             issued = services.invitation_create(
@@ -157,20 +165,30 @@ def workspace(request: HttpRequest, slug: str) -> HttpResponse:
                 membership=membership, invitation_id=data["id"]
             )
             services.invitation_revoke(invitation=invitation, actor=request.user)
-            flash.success(request, "Invitation revoked: its link no longer works.")
+            flash.success(request, gettext("Invitation revoked: its link no longer works."))
         elif action == "role":
             user = selectors.member_user_get(membership=membership, user_id=data["user"])
             services.member_set_role(
                 workspace=workspace, actor=request.user, user=user, role=data["role"]
             )
-            flash.success(request, f"{user.name} is now {data['role']}.")
+            flash.success(
+                request,
+                gettext("%(name)s is now %(role)s.")
+                % {"name": user.name, "role": role_word(data["role"])},
+            )
         else:
             user = selectors.member_user_get(membership=membership, user_id=data["id"])
             services.member_remove(workspace=workspace, actor=request.user, user=user)
             if user.pk == request.user.pk:
-                flash.success(request, f"You left {workspace.name}.")
+                flash.success(
+                    request, gettext("You left %(workspace)s.") % {"workspace": workspace.name}
+                )
                 return redirect("conversations:workspaces")
-            flash.success(request, f"{user.name} is no longer in {workspace.name}.")
+            flash.success(
+                request,
+                gettext("%(name)s is no longer in %(workspace)s.")
+                % {"name": user.name, "workspace": workspace.name},
+            )
     except PermissionDenied as error:
         raise PageForbidden(error.message) from None
     except NotFound:
@@ -203,9 +221,12 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
             return _invitation_page(request, found, error=error)
         flash.success(
             request,
-            f"Welcome to {membership.workspace.name}."
-            if joined
-            else f"You are in {membership.workspace.name} already.",
+            (
+                gettext("Welcome to %(workspace)s.")
+                if joined
+                else gettext("You are in %(workspace)s already.")
+            )
+            % {"workspace": membership.workspace.name},
         )
         return redirect("conversations:workspace", slug=membership.workspace.slug)
     error = None

@@ -37,6 +37,12 @@ class User(AbstractUser):
         blank=True,
         related_name="+",
     )
+    # The UI's language, one of settings.LANGUAGES; empty: like the browser (Accept-Language).
+    # No choices here: the list is the settings', and a migration per language added would
+    # say nothing (chatapp/i18n.py ignores a code that is no longer offered). The database
+    # default too, so that a migration's historical User (which has no such field) still
+    # inserts.
+    language = models.CharField(max_length=15, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

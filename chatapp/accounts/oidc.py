@@ -30,6 +30,7 @@ from django.core.exceptions import SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.translation import gettext
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.utils import import_from_settings
 from mozilla_django_oidc.views import (
@@ -211,9 +212,14 @@ def _failure_page(request: HttpRequest, message: str) -> HttpResponse:
 
 
 def _unavailable_message() -> str:
-    return f"{settings.OIDC_PROVIDER_NAME} cannot be reached just now. Try again in a moment" + (
-        ", or sign in with your password." if settings.PASSWORD_SIGN_IN else "."
-    )
+    if settings.PASSWORD_SIGN_IN:
+        text = gettext(
+            "%(provider)s cannot be reached just now. Try again in a moment, or sign in with"
+            " your password."
+        )
+    else:
+        text = gettext("%(provider)s cannot be reached just now. Try again in a moment.")
+    return text % {"provider": settings.OIDC_PROVIDER_NAME}
 
 
 def _flow_view(get):
@@ -276,9 +282,10 @@ class SignInCallbackView(OIDCAuthenticationCallbackView):
         message = getattr(request, "sso_refusal", None)
         if not message:
             if request.GET.get("error") == "access_denied":
-                message = f"Signing in with {settings.OIDC_PROVIDER_NAME} was cancelled."
+                message = gettext("Signing in with %(provider)s was cancelled.")
             else:
-                message = f"Signing in with {settings.OIDC_PROVIDER_NAME} did not work. Try again."
+                message = gettext("Signing in with %(provider)s did not work. Try again.")
+            message %= {"provider": settings.OIDC_PROVIDER_NAME}
         return _failure_page(request, message)
 
 

@@ -18,6 +18,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from chatapp.accounts.models import ApiToken, TokenKind, User
 from conversations.exceptions import (
@@ -62,12 +63,12 @@ def user_create(
     """
     username = User.normalize_username(username or "")
     if not username:
-        raise InvalidInput("username", "A username is required.")
+        raise InvalidInput("username", gettext("A username is required."))
     email = User.objects.normalize_email(email or "")
     if User.objects.filter(username=username).exists():
-        raise InvalidInput("username", "This username is taken.")
+        raise InvalidInput("username", gettext("This username is taken."))
     if email and User.objects.filter(email__iexact=email).exists():
-        raise InvalidInput("email", "A user with this email already exists.")
+        raise InvalidInput("email", gettext("A user with this email already exists."))
     user = User(username=username, email=email, display_name=display_name, **extra_fields)
     if validate and password is not None:
         try:
@@ -83,13 +84,13 @@ def user_create(
 
 def _password_problem(password: str) -> str | None:
     if len(password) < 8:
-        return "A password has at least 8 characters."
+        return gettext("A password has at least 8 characters.")
     if not (
         re.search(r"[a-z]", password)
         and re.search(r"[A-Z]", password)
         and re.search(r"\d", password)
     ):
-        return "A password needs an uppercase letter, a lowercase letter and a digit."
+        return gettext("A password needs an uppercase letter, a lowercase letter and a digit.")
     return None
 
 
@@ -98,27 +99,27 @@ def user_register(*, email: str, username: str, password: str, display_name: str
     """Self-registration, when ALLOW_REGISTRATION is on: the SPEC's username and password
     rules first, then Django's password validators. Every bad field is reported at once."""
     if not settings.ALLOW_REGISTRATION:
-        raise PermissionDenied("Registration is closed on this server.")
+        raise PermissionDenied(gettext("Registration is closed on this server."))
     if not settings.PASSWORD_SIGN_IN:
         raise PermissionDenied(
             f"Accounts are made by signing in with {settings.OIDC_PROVIDER_NAME} on this server."
         )
     problems: dict[str, str] = {}
     if not USERNAME_PATTERN.fullmatch(username):
-        problems["username"] = "A username is 3 to 50 letters, digits or underscores."
+        problems["username"] = gettext("A username is 3 to 50 letters, digits or underscores.")
     elif User.objects.filter(username__iexact=username).exists():
-        problems["username"] = "This username is taken."
+        problems["username"] = gettext("This username is taken.")
     email = (email or "").strip()
     try:
         validate_email(email)
     except ValidationError:
-        problems["email"] = "Enter a valid email address."
+        problems["email"] = gettext("Enter a valid email address.")
     else:
         if User.objects.filter(email__iexact=User.objects.normalize_email(email)).exists():
-            problems["email"] = "A user with this email already exists."
+            problems["email"] = gettext("A user with this email already exists.")
     display_name = " ".join(display_name.split())
     if len(display_name) > 150:
-        problems["display_name"] = "A display name is at most 150 characters."
+        problems["display_name"] = gettext("A display name is at most 150 characters.")
     password_problem = _password_problem(password)
     if password_problem is None:
         try:
@@ -130,6 +131,16 @@ def user_register(*, email: str, username: str, password: str, display_name: str
     if problems:
         raise InvalidFields(problems)
     return user_create(username=username, email=email, password=password, display_name=display_name)
+
+
+def user_language_set(*, user: User, language: str) -> User:
+    """The person's UI language: one of settings.LANGUAGES, or "" for the browser's
+    (chatapp/i18n.py)."""
+    if language and language not in dict(settings.LANGUAGES):
+        raise InvalidInput("language", gettext("Not one of the languages offered."))
+    user.language = language
+    user.save(update_fields=["language", "updated_at"])
+    return user
 
 
 def user_authenticate(*, identifier: str, password: str) -> User | None:
@@ -317,9 +328,9 @@ def personal_token_create(
 ) -> IssuedToken:
     name = " ".join((name or "").split())
     if not name:
-        raise InvalidInput("name", "A token needs a name.")
+        raise InvalidInput("name", gettext("A token needs a name."))
     if len(name) > 100:
-        raise InvalidInput("name", "A token name is at most 100 characters.")
+        raise InvalidInput("name", gettext("A token name is at most 100 characters."))
     if expires_in_days is not None and not 1 <= expires_in_days <= 3650:
         raise InvalidInput("expires_in_days", "expires_in_days is between 1 and 3650.")
     return _token_issue(
@@ -353,10 +364,10 @@ def personal_token_revoke(*, user: User, token_id: Any) -> ApiToken:
     try:
         pk = uuid.UUID(str(token_id))
     except ValueError:
-        raise NotFound("No such token.") from None
+        raise NotFound(gettext("No such token.")) from None
     token = ApiToken.objects.filter(pk=pk, user=user, kind=TokenKind.PERSONAL).first()
     if token is None:
-        raise NotFound("No such token.")
+        raise NotFound(gettext("No such token."))
     return token_revoke(token=token, actor=user, reason="revoked by its owner")
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from chatapp.accounts.models import SingleSignOnIdentity, User
 from chatapp.accounts.services import user_create
@@ -48,16 +49,25 @@ def _verified_email(claims: dict) -> str:
     email = claims.get(settings.OIDC_EMAIL_CLAIM)
     email = email.strip() if isinstance(email, str) else ""
     if not email or "@" not in email:
-        raise SignInRefused(f"{_provider()} did not give an email address, which signing in needs.")
+        raise SignInRefused(
+            gettext("%(provider)s did not give an email address, which signing in needs.")
+            % {"provider": _provider()}
+        )
     if not claim_is_true(claims.get("email_verified")):
         raise SignInRefused(
-            f"{_provider()} has not verified your email address {email}. Verify it there, "
-            "then sign in again."
+            gettext(
+                "%(provider)s has not verified your email address %(email)s. Verify it there, "
+                "then sign in again."
+            )
+            % {"provider": _provider(), "email": email}
         )
     domain = email.rpartition("@")[2].lower()
     allowed = settings.OIDC_ALLOWED_EMAIL_DOMAINS
     if allowed and domain not in allowed:
-        raise SignInRefused(f"Accounts with an email address at {domain} cannot sign in here.")
+        raise SignInRefused(
+            gettext("Accounts with an email address at %(domain)s cannot sign in here.")
+            % {"domain": domain}
+        )
     return User.objects.normalize_email(email)
 
 
@@ -181,7 +191,8 @@ def _link_or_create(*, issuer: str, subject: str, email: str, claims: dict) -> t
     if created:
         if not settings.OIDC_CREATE_USERS:
             raise SignInRefused(
-                f"There is no account for {email} here. Ask an administrator to make one."
+                gettext("There is no account for %(email)s here. Ask an administrator to make one.")
+                % {"email": email}
             )
         user = user_create(
             username=_free_username(claims, email),
@@ -228,7 +239,10 @@ def sso_sign_in(*, issuer: str, claims: dict) -> User:
     its groups give. Raises SignInRefused, saying why, for anyone who may not sign in."""
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
-        raise SignInRefused(f"{_provider()} did not say who you are (no subject).")
+        raise SignInRefused(
+            gettext("%(provider)s did not say who you are (no subject).")
+            % {"provider": _provider()}
+        )
     email = _verified_email(claims)
     identity = (
         SingleSignOnIdentity.objects.select_for_update()
@@ -249,10 +263,10 @@ def sso_sign_in(*, issuer: str, claims: dict) -> User:
             raise
         # Two first sign-ins of one person at the same moment: the other one linked it.
         logger.warning("single sign-on of %s at %s did not complete: %s", subject, issuer, error)
-        raise SignInRefused("Signing in did not complete. Try again.") from None
+        raise SignInRefused(gettext("Signing in did not complete. Try again.")) from None
     user = identity.user
     if not user.is_active:
-        raise SignInRefused("This account is suspended.")
+        raise SignInRefused(gettext("This account is suspended."))
     changes = _sync_roles(user=user, identity=identity, groups=_groups(claims))
     if changes:
         audit_event_record(

@@ -11,12 +11,21 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
+from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_POST
 
 from chatapp import ratelimit
 from chatapp.accounts import oidc, selectors, services, signin
-from chatapp.accounts.forms import ProfileForm, RegisterForm, SignInForm, ThemeForm, TokenForm
+from chatapp.accounts.forms import (
+    LanguageForm,
+    ProfileForm,
+    RegisterForm,
+    SignInForm,
+    ThemeForm,
+    TokenForm,
+)
 from conversations.exceptions import ChatError, RateLimited
 
 THEME_COOKIE = "theme"
@@ -52,7 +61,9 @@ def sign_in_page(view):
     return wrapped
 
 
-PASSWORD_SIGN_IN_OFF = "Password sign-in is turned off on this server: sign in with {provider}."  # noqa: S105
+PASSWORD_SIGN_IN_OFF = gettext_lazy(
+    "Password sign-in is turned off on this server: sign in with %(provider)s."
+)
 
 
 class SignInView(LoginView):
@@ -76,7 +87,7 @@ class SignInView(LoginView):
             return super().post(request, *args, **kwargs)
         # Refused before the form is validated: no password is checked, no failure counted.
         context = self.get_context_data(form=self.get_form_class()(request))
-        context["refusal"] = PASSWORD_SIGN_IN_OFF.format(provider=settings.OIDC_PROVIDER_NAME)
+        context["refusal"] = PASSWORD_SIGN_IN_OFF % {"provider": settings.OIDC_PROVIDER_NAME}
         return self.render_to_response(context, status=403)
 
 
@@ -155,15 +166,28 @@ def settings_page(request: HttpRequest) -> HttpResponse:
     user = request.user
     profile_form = ProfileForm(initial={"display_name": user.display_name})
     token_form = TokenForm()
+    browser_language = translation.get_language_from_request(request)
+    language_form = LanguageForm(
+        initial={"language": user.language}, browser_language=browser_language
+    )
     created_token = None
     refused = None
     if request.method == "POST":
-        if "display_name" in request.POST:
+        if "language" in request.POST:
+            language_form = LanguageForm(request.POST, browser_language=browser_language)
+            if language_form.is_valid():
+                language = language_form.cleaned_data["language"]
+                services.user_language_set(user=user, language=language)
+                # The answer, and the toast it leaves, are in the language chosen.
+                translation.activate(language or browser_language)
+                flash.success(request, gettext("Language saved."))
+                return redirect("settings")
+        elif "display_name" in request.POST:
             profile_form = ProfileForm(request.POST)
             if profile_form.is_valid():
                 user.display_name = " ".join(profile_form.cleaned_data["display_name"].split())
                 user.save(update_fields=["display_name", "updated_at"])
-                flash.success(request, "Profile saved.")
+                flash.success(request, gettext("Profile saved."))
                 return redirect("settings")
         elif "token_name" in request.POST:
             token_form = TokenForm(
@@ -191,7 +215,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         elif "revoke" in request.POST:
             try:
                 services.personal_token_revoke(user=user, token_id=request.POST["revoke"])
-                flash.success(request, "Token revoked.")
+                flash.success(request, gettext("Token revoked."))
             except ChatError as error:
                 flash.error(request, error.message)
             return redirect("settings")
@@ -205,6 +229,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
             "tokens": tokens,
             "created_token": created_token,
             "theme_form": ThemeForm(initial={"theme": theme(request)["theme"]}),
+            "language_form": language_form,
         },
     )
     # The page may show a new token: never kept by a browser's or a proxy's cache.

@@ -26,6 +26,7 @@ import httpx
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
+from django.utils.translation import gettext
 
 from chatapp.concurrency import in_worker_thread
 from conversations import selectors, services
@@ -147,7 +148,7 @@ def prepare_reply(
         .order_by("-seq")[:HISTORY_LIMIT]
     )[::-1]
     if any(message.status in services.messages.GENERATING for message in history[-5:]):
-        raise Conflict("A reply is already being written in this conversation.")
+        raise Conflict(gettext("A reply is already being written in this conversation."))
     if regenerate:
         if not history or history[-1].role != MessageRole.ASSISTANT:
             raise Conflict("There is no assistant turn at the end of this conversation.")

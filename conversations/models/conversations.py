@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .agents import Agent
 from .base import TimestampedModel, choice_constraint, max_length_constraint
@@ -12,9 +13,9 @@ TITLE_MAX_LENGTH = 200
 
 
 class ConversationKind(models.TextChoices):
-    ASSISTANT = "assistant", "Assistant"
-    DIRECT = "direct", "Direct"
-    GROUP = "group", "Group"
+    ASSISTANT = "assistant", _("Assistant")
+    DIRECT = "direct", _("Direct")
+    GROUP = "group", _("Group")
 
 
 class ConversationStatus(models.TextChoices):

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from .agents import Agent
 from .base import TimestampedModel, choice_constraint
@@ -14,10 +15,10 @@ FINISH_REASON_MAX_LENGTH = 40
 
 
 class MessageRole(models.TextChoices):
-    USER = "user", "User"
-    ASSISTANT = "assistant", "Assistant"
-    SYSTEM = "system", "System"
-    TOOL = "tool", "Tool"
+    USER = "user", _("User")
+    ASSISTANT = "assistant", _("Assistant")
+    SYSTEM = "system", _("System")
+    TOOL = "tool", _("Tool")
 
 
 class MessageStatus(models.TextChoices):
@@ -28,14 +29,14 @@ class MessageStatus(models.TextChoices):
 
 
 class MessageErrorType(models.TextChoices):
-    UPSTREAM_UNREACHABLE = "upstream_unreachable", "Upstream unreachable"
-    UPSTREAM_ERROR = "upstream_error", "Upstream error"
-    TIMEOUT = "timeout", "Timeout"
-    CONTEXT_LENGTH = "context_length", "Context too long"
-    ABORTED = "aborted", "Aborted"
-    INTERRUPTED = "interrupted", "Interrupted"
+    UPSTREAM_UNREACHABLE = "upstream_unreachable", _("Upstream unreachable")
+    UPSTREAM_ERROR = "upstream_error", _("Upstream error")
+    TIMEOUT = "timeout", _("Timeout")
+    CONTEXT_LENGTH = "context_length", _("Context too long")
+    ABORTED = "aborted", _("Aborted")
+    INTERRUPTED = "interrupted", _("Interrupted")
     # No model server to ask: neither the agent nor the settings name an endpoint.
-    NOT_CONFIGURED = "not_configured", "No model configured"
+    NOT_CONFIGURED = "not_configured", _("No model configured")
 
 
 class MessageVisibility:

@@ -4,16 +4,17 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from .base import TimestampedModel, choice_constraint
 from .messages import Message
 
 
 class ReportReason(models.TextChoices):
-    SPAM = "spam", "Spam"
-    ABUSE = "abuse", "Abuse"
-    HARASSMENT = "harassment", "Harassment"
-    OTHER = "other", "Other"
+    SPAM = "spam", _("Spam")
+    ABUSE = "abuse", _("Abuse")
+    HARASSMENT = "harassment", _("Harassment")
+    OTHER = "other", _("Other")
 
 
 class ReportStatus(models.TextChoices):

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from .base import TimestampedModel, choice_constraint
 from .messages import Message
@@ -47,9 +48,9 @@ class MessagePart(TimestampedModel):
 
 
 class ArtifactKind(models.TextChoices):
-    FILE = "file", "File"
-    FILE_DIFF = "file_diff", "File diff"
-    IMAGE = "image", "Image"
+    FILE = "file", _("File")
+    FILE_DIFF = "file_diff", _("File diff")
+    IMAGE = "image", _("Image")
 
 
 def artifact_upload_to(artifact: "Artifact", filename: str) -> str:

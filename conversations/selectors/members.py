@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from conversations.exceptions import InvalidInput, NotFound, PermissionDenied
 from conversations.models import Invitation, Membership, WorkspaceRole
@@ -32,7 +33,7 @@ def membership_get_for_user(*, user: AbstractBaseUser, slug: str) -> Membership:
         else None  # nothing has such a slug (and a NUL would not even reach PostgreSQL)
     )
     if membership is None:
-        raise NotFound("No such workspace.", details={"field": "workspace"})
+        raise NotFound(gettext("No such workspace."), details={"field": "workspace"})
     return membership
 
 
@@ -41,7 +42,9 @@ MANAGER_ROLES = (WorkspaceRole.OWNER, WorkspaceRole.ADMIN)
 
 def require_workspace_manager(membership: Membership) -> None:
     if membership.role not in MANAGER_ROLES:
-        raise PermissionDenied("Only the workspace's owners and admins can see its invitations.")
+        raise PermissionDenied(
+            gettext("Only the workspace's owners and admins can see its invitations.")
+        )
 
 
 def clean_member_query(text: str | None) -> str:
@@ -80,14 +83,14 @@ def member_user_get(*, membership: Membership, user_id: Any):
     try:
         pk = uuid.UUID(str(user_id))
     except ValueError:
-        raise NotFound("No such member.") from None
+        raise NotFound(gettext("No such member.")) from None
     found = (
         Membership.objects.filter(workspace_id=membership.workspace_id, user_id=pk)
         .select_related("user")
         .first()
     )
     if found is None:
-        raise NotFound("No such member.")
+        raise NotFound(gettext("No such member."))
     return found.user
 
 
@@ -126,10 +129,10 @@ def invitation_get_for_manager(*, membership: Membership, invitation_id: Any) ->
     try:
         pk = uuid.UUID(str(invitation_id))
     except ValueError:
-        raise NotFound("No such invitation.") from None
+        raise NotFound(gettext("No such invitation.")) from None
     invitation = Invitation.objects.filter(pk=pk, workspace_id=membership.workspace_id).first()
     if invitation is None:
-        raise NotFound("No such invitation.")
+        raise NotFound(gettext("No such invitation."))
     invitation.workspace = membership.workspace
     return invitation
 
@@ -139,5 +142,5 @@ def user_for_invitation(*, username: str):
     registration says so too.)"""
     user = User.objects.filter(username=(username or "").strip()).first()
     if user is None:
-        raise InvalidInput("username", "No account has this username.")
+        raise InvalidInput("username", gettext("No account has this username."))
     return user

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.utils.translation import gettext
 
 from conversations.exceptions import InvalidInput, NotFound, not_a_member
 from conversations.models import Agent, Conversation, Membership, Participant, Workspace
@@ -27,7 +28,7 @@ def workspaces_for_user(*, user: AbstractBaseUser) -> list[Membership]:
 def workspace_get_for_user(*, user: AbstractBaseUser, slug: str) -> Workspace:
     workspace = Workspace.objects.filter(slug=slug, memberships__user=user).first()
     if workspace is None:
-        raise NotFound("No such workspace.", details={"field": "workspace"})
+        raise NotFound(gettext("No such workspace."), details={"field": "workspace"})
     return workspace
 
 
@@ -46,10 +47,10 @@ def agent_get_for_workspace(*, agent_id: Any, workspace: Workspace) -> Agent:
     try:
         pk = uuid.UUID(str(agent_id))
     except ValueError:
-        raise InvalidInput("agent_id", "No such agent in this workspace.") from None
+        raise InvalidInput("agent_id", gettext("No such agent in this workspace.")) from None
     agent = Agent.objects.filter(pk=pk, workspace=workspace, is_active=True).first()
     if agent is None:
-        raise InvalidInput("agent_id", "No such agent in this workspace.")
+        raise InvalidInput("agent_id", gettext("No such agent in this workspace."))
     return agent
 
 
@@ -78,14 +79,14 @@ def participant_user_get(*, conversation: Conversation, user_id: Any):
     try:
         pk = uuid.UUID(str(user_id))
     except ValueError:
-        raise NotFound("No such participant.") from None
+        raise NotFound(gettext("No such participant.")) from None
     participant = (
         Participant.objects.filter(conversation=conversation, user_id=pk, left_at__isnull=True)
         .select_related("user")
         .first()
     )
     if participant is None:
-        raise NotFound("No such participant.")
+        raise NotFound(gettext("No such participant."))
     return participant.user
 
 

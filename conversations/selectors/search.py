@@ -18,6 +18,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection
 from django.db.models import DEFERRED, F, Model, Q, QuerySet, Value
 from django.db.models.functions import Greatest, Length, Lower, StrIndex, Substr
+from django.utils.translation import gettext
 
 from conversations.exceptions import BadCursor, InvalidInput
 from conversations.markdown import markdown_fragment_to_text
@@ -117,11 +118,13 @@ def clean_search_text(text: Any) -> str:
         raise InvalidInput("q", "q must be text.")
     text = text.strip()
     if not text:
-        raise InvalidInput("q", "q is required: what to search for.")
+        raise InvalidInput("q", gettext("q is required: what to search for."))
     if len(text) > QUERY_MAX_LENGTH:
-        raise InvalidInput("q", f"q is at most {QUERY_MAX_LENGTH} characters.")
+        raise InvalidInput(
+            "q", gettext("q is at most %(count)s characters.") % {"count": QUERY_MAX_LENGTH}
+        )
     if "\x00" in text:
-        raise InvalidInput("q", "q cannot contain NUL characters.")
+        raise InvalidInput("q", gettext("q cannot contain NUL characters."))
     return text
 
 

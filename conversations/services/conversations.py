@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Model, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext_lazy
 
 from conversations.exceptions import InvalidInput, NotFound, PermissionDenied, not_a_member
 from conversations.models import (
@@ -34,7 +35,10 @@ _UNSET: Any = object()
 def clean_title(title: str | None) -> str:
     title = " ".join((title or "").split())
     if len(title) > TITLE_MAX_LENGTH:
-        raise InvalidInput("title", f"A title is at most {TITLE_MAX_LENGTH} characters.")
+        raise InvalidInput(
+            "title",
+            gettext("A title is at most %(count)s characters.") % {"count": TITLE_MAX_LENGTH},
+        )
     return title
 
 
@@ -67,7 +71,10 @@ def _resolve_participants(
         raise not_a_member("participants", outsider.username)
     inactive = [p for p in people.values() if not p.is_active]
     if inactive:
-        raise InvalidInput("participants", f"{inactive[0].username} is suspended.")
+        raise InvalidInput(
+            "participants",
+            gettext("%(username)s is suspended.") % {"username": inactive[0].username},
+        )
     return list(people.values())
 
 
@@ -141,16 +148,16 @@ def conversation_create(
     if workspace is None:
         workspace = workspace_default_for(user=creator, kind=kind)
     if workspace is None or not _is_member(creator, workspace):
-        raise NotFound("No such workspace.", details={"field": "workspace"})
+        raise NotFound(gettext("No such workspace."), details={"field": "workspace"})
     if agent is not None and (agent.workspace_id != workspace.pk or not agent.is_active):
-        raise InvalidInput("agent_id", "This agent is not available in this workspace.")
+        raise InvalidInput("agent_id", gettext("This agent is not available in this workspace."))
     if kind != ConversationKind.ASSISTANT and agent is not None:
-        raise InvalidInput("agent_id", "Only assistant conversations have an agent.")
+        raise InvalidInput("agent_id", gettext("Only assistant conversations have an agent."))
     others = _resolve_participants(workspace, creator, participants)
 
     direct_key = ""
     if kind == ConversationKind.GROUP and not title:
-        raise InvalidInput("title", "A group conversation needs a title.")
+        raise InvalidInput("title", gettext("A group conversation needs a title."))
     if kind == ConversationKind.DIRECT:
         if len(others) != 1:
             raise InvalidInput(
@@ -232,7 +239,7 @@ def lock_row(instance: ModelT, *, missing: str) -> ModelT:
 
 def lock_conversation(conversation: Conversation) -> Conversation:
     """The conversation's row, locked until the transaction ends, freshly read."""
-    return lock_row(conversation, missing="No such conversation.")
+    return lock_row(conversation, missing=gettext("No such conversation."))
 
 
 def active_participant(conversation: Conversation, user: AbstractBaseUser) -> Participant:
@@ -241,7 +248,7 @@ def active_participant(conversation: Conversation, user: AbstractBaseUser) -> Pa
         conversation=conversation, user=user, left_at__isnull=True
     ).first()
     if participant is None:
-        raise NotFound("No such conversation.")
+        raise NotFound(gettext("No such conversation."))
     return participant
 
 
@@ -258,18 +265,23 @@ def lock_participation(
         .first()
     )
     if participant is None or participant.conversation.is_deleted != deleted:
-        raise NotFound("No such conversation.")
+        raise NotFound(gettext("No such conversation."))
     return participant
 
 
 def _require_live(conversation: Conversation) -> None:
     if not Conversation.objects.alive().filter(pk=conversation.pk).exists():
-        raise NotFound("No such conversation.")
+        raise NotFound(gettext("No such conversation."))
 
 
 def _require_manager(participant: Participant, action: str) -> None:
+    """`action`: what only they may do, an infinitive phrase (pgettext_lazy, context "only
+    managers can") that ends the sentence in each language."""
     if participant.role not in (ParticipantRole.OWNER, ParticipantRole.ADMIN):
-        raise PermissionDenied(f"Only the conversation's owner or an admin can {action}.")
+        raise PermissionDenied(
+            gettext("Only the conversation's owner or an admin can %(action)s.")
+            % {"action": action}
+        )
 
 
 @transaction.atomic
@@ -286,12 +298,14 @@ def conversation_update(
     participant = lock_participation(conversation, actor)
     conversation = participant.conversation
     if conversation.kind == ConversationKind.GROUP:
-        _require_manager(participant, "change a group conversation")
+        _require_manager(
+            participant, pgettext_lazy("only managers can", "change a group conversation")
+        )
     fields = []
     if title is not _UNSET:
         conversation.title = clean_title(title)
         if conversation.kind == ConversationKind.GROUP and not conversation.title:
-            raise InvalidInput("title", "A group conversation needs a title.")
+            raise InvalidInput("title", gettext("A group conversation needs a title."))
         fields.append("title")
     if status is not _UNSET:
         if status not in ConversationStatus.values:
@@ -302,11 +316,13 @@ def conversation_update(
         fields.append("status")
     if agent is not _UNSET:
         if conversation.kind != ConversationKind.ASSISTANT and agent is not None:
-            raise InvalidInput("agent_id", "Only assistant conversations have an agent.")
+            raise InvalidInput("agent_id", gettext("Only assistant conversations have an agent."))
         if agent is not None and (
             agent.workspace_id != conversation.workspace_id or not agent.is_active
         ):
-            raise InvalidInput("agent_id", "This agent is not available in this workspace.")
+            raise InvalidInput(
+                "agent_id", gettext("This agent is not available in this workspace.")
+            )
         conversation.agent = agent
         fields.append("agent")
     if fields:
@@ -320,7 +336,7 @@ def conversation_delete(*, conversation: Conversation, actor: AbstractBaseUser) 
     """Move to the trash (soft). Owners and admins only."""
     participant = lock_participation(conversation, actor)
     conversation = participant.conversation
-    _require_manager(participant, "delete this conversation")
+    _require_manager(participant, pgettext_lazy("only managers can", "delete this conversation"))
     conversation.deleted_at = timezone.now()
     conversation.deleted_by = actor
     conversation.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
@@ -334,7 +350,7 @@ def conversation_restore(*, conversation: Conversation, actor: AbstractBaseUser)
     A direct conversation whose pair has started a new one since cannot come back beside it."""
     participant = lock_participation(conversation, actor, deleted=True)
     conversation = participant.conversation
-    _require_manager(participant, "restore this conversation")
+    _require_manager(participant, pgettext_lazy("only managers can", "restore this conversation"))
     if (
         conversation.deleted_by_id
         and not Participant.objects.filter(
@@ -343,12 +359,14 @@ def conversation_restore(*, conversation: Conversation, actor: AbstractBaseUser)
     ):
         # Put in the trash by a moderator, not by a participant: only moderators restore it.
         raise PermissionDenied(
-            "A moderator removed this conversation; only a moderator can restore it."
+            gettext("A moderator removed this conversation; only a moderator can restore it.")
         )
     if conversation.kind == ConversationKind.DIRECT and _find_live_direct(
         conversation.workspace, conversation.direct_key
     ):
-        raise InvalidInput("conversation", "A newer direct conversation with this person exists.")
+        raise InvalidInput(
+            "conversation", gettext("A newer direct conversation with this person exists.")
+        )
     conversation.deleted_at = None
     conversation.deleted_by = None
     conversation.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
@@ -369,16 +387,18 @@ def participant_add(
     actor_participant = lock_participation(conversation, actor)
     conversation = actor_participant.conversation
     if conversation.kind == ConversationKind.DIRECT:
-        raise InvalidInput("conversation", "A direct conversation has exactly two people.")
-    _require_manager(actor_participant, "add participants")
+        raise InvalidInput("conversation", gettext("A direct conversation has exactly two people."))
+    _require_manager(actor_participant, pgettext_lazy("only managers can", "add participants"))
     if role not in (ParticipantRole.ADMIN, ParticipantRole.MEMBER):
-        raise InvalidInput("role", "A new participant is an admin or a member.")
+        raise InvalidInput("role", gettext("A new participant is an admin or a member."))
     if role == ParticipantRole.ADMIN and actor_participant.role != ParticipantRole.OWNER:
-        raise PermissionDenied("Only the owner can make admins.")
+        raise PermissionDenied(gettext("Only the owner can make admins."))
     if not _is_member(user, conversation.workspace):
         raise not_a_member("username", user.username)
     if not user.is_active:
-        raise InvalidInput("user", f"{user.username} is suspended.")
+        raise InvalidInput(
+            "user", gettext("%(username)s is suspended.") % {"username": user.username}
+        )
     participant, created = Participant.objects.get_or_create(
         conversation=conversation, user=user, defaults={"role": role}
     )
@@ -420,18 +440,20 @@ def participant_remove(
             "conversation", "Nobody is removed from a direct conversation; you can leave it."
         )
     else:
-        _require_manager(actor_participant, "remove participants")
+        _require_manager(
+            actor_participant, pgettext_lazy("only managers can", "remove participants")
+        )
         participant = Participant.objects.filter(
             conversation=conversation, user=user, left_at__isnull=True
         ).first()
         if participant is None:
-            raise NotFound("No such participant.")
+            raise NotFound(gettext("No such participant."))
         if participant.role == ParticipantRole.OWNER:
-            raise PermissionDenied("Nobody can remove the owner of a conversation.")
+            raise PermissionDenied(gettext("Nobody can remove the owner of a conversation."))
         if participant.role == ParticipantRole.ADMIN and (
             actor_participant.role != ParticipantRole.OWNER
         ):
-            raise PermissionDenied("Only the owner can remove an admin.")
+            raise PermissionDenied(gettext("Only the owner can remove an admin."))
     participant_leave(conversation=conversation, participant=participant, actor=actor)
     return participant
 
@@ -517,7 +539,7 @@ def conversation_mark_read(
         .first()
     )
     if count is None:
-        raise NotFound("No such conversation.")
+        raise NotFound(gettext("No such conversation."))
     target = count if up_to_seq is None else min(up_to_seq, count)
     if target > participant.last_read_seq:
         Participant.objects.filter(pk=participant.pk, last_read_seq__lt=target).update(

@@ -17,6 +17,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext_lazy
 
 from conversations.exceptions import Conflict, InvalidInput, NotFound, PermissionDenied
 from conversations.models import Invitation, InvitationStatus, Membership, Workspace, WorkspaceRole
@@ -62,19 +63,21 @@ def invitation_create(
     person signed in with that email. Owners and admins; admins invite members only."""
     check_role(role)
     if role == WorkspaceRole.OWNER:
-        raise InvalidInput("role", "Nobody is invited as an owner; make a member an owner.")
+        raise InvalidInput(
+            "role", gettext("Nobody is invited as an owner; make a member an owner.")
+        )
     email = (email or "").strip()
     if email:
         try:
             validate_email(email)
         except ValidationError:
-            raise InvalidInput("email", "Enter a valid email address.") from None
+            raise InvalidInput("email", gettext("Enter a valid email address.")) from None
         email = email.lower()
     days = settings.INVITATION_DAYS if expires_in_days is None else expires_in_days
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
         raise InvalidInput("expires_in_days", f"expires_in_days is between 1 and {MAX_DAYS}.")
     actor_membership = lock_membership(workspace, actor)
-    require_manager(actor_membership, "invite people")
+    require_manager(actor_membership, pgettext_lazy("only managers can", "invite people"))
     check_may_grant(actor_membership, role)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     invitation = Invitation.objects.create(
@@ -93,7 +96,7 @@ def invitation_create(
 def invitation_revoke(*, invitation: Invitation, actor: AbstractBaseUser) -> Invitation:
     """The link stops working at once. Owners and admins; revoking twice changes nothing."""
     actor_membership = lock_membership(invitation.workspace, actor)
-    require_manager(actor_membership, "revoke invitations")
+    require_manager(actor_membership, pgettext_lazy("only managers can", "revoke invitations"))
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     invitation.workspace = actor_membership.workspace
     if invitation.revoked_at is None:
@@ -107,16 +110,16 @@ def invitation_revoke(*, invitation: Invitation, actor: AbstractBaseUser) -> Inv
 def invitation_find(*, token: str) -> Invitation:
     """The invitation of a link's token, whatever its state, else NotFound."""
     if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX):
-        raise NotFound("No such invitation.")
+        raise NotFound(gettext("No such invitation."))
     if len(token) > TOKEN_MAX_LENGTH:
-        raise NotFound("No such invitation.")
+        raise NotFound(gettext("No such invitation."))
     invitation = (
         Invitation.objects.select_related("workspace", "created_by")
         .filter(token_hash=invitation_token_hash(token))
         .first()
     )
     if invitation is None:
-        raise NotFound("No such invitation.")
+        raise NotFound(gettext("No such invitation."))
     return invitation
 
 
@@ -125,11 +128,11 @@ def check_usable(invitation: Invitation) -> None:
     `details.reason`: revoked, expired, or (for one person) used already."""
     status = invitation.status
     if status == InvitationStatus.REVOKED:
-        raise Conflict("This invitation was revoked.", details={"reason": "revoked"})
+        raise Conflict(gettext("This invitation was revoked."), details={"reason": "revoked"})
     if status == InvitationStatus.EXPIRED:
-        raise Conflict("This invitation has expired.", details={"reason": "expired"})
+        raise Conflict(gettext("This invitation has expired."), details={"reason": "expired"})
     if status == InvitationStatus.ACCEPTED:
-        raise Conflict("This invitation has been used.", details={"reason": "used"})
+        raise Conflict(gettext("This invitation has been used."), details={"reason": "used"})
 
 
 @transaction.atomic
@@ -146,7 +149,7 @@ def invitation_accept(*, token: str, user: AbstractBaseUser) -> tuple[Membership
     check_usable(invitation)
     if invitation.email and invitation.email != (user.email or "").lower():
         raise PermissionDenied(
-            "This invitation is for another email address: sign in with that account.",
+            gettext("This invitation is for another email address: sign in with that account."),
             details={"reason": "email"},
         )
     membership = Membership.objects.create(

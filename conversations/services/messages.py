@@ -14,6 +14,8 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import gettext
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 from pydantic import ValidationError as PydanticValidationError
 
@@ -158,11 +160,15 @@ def clean_content(content: Any, *, field: str = "content") -> str:
     if not isinstance(content, str):
         raise InvalidInput(field, "content must be text.")
     if not content.strip():
-        raise InvalidInput(field, "A message cannot be empty.")
+        raise InvalidInput(field, gettext("A message cannot be empty."))
     if len(content) > CONTENT_MAX_LENGTH:
-        raise InvalidInput(field, f"A message is at most {CONTENT_MAX_LENGTH:,} characters.")
+        raise InvalidInput(
+            field,
+            gettext("A message is at most %(count)s characters.")
+            % {"count": number_format(CONTENT_MAX_LENGTH, force_grouping=True)},
+        )
     if "\x00" in content:
-        raise InvalidInput(field, "A message cannot contain NUL characters.")
+        raise InvalidInput(field, gettext("A message cannot contain NUL characters."))
     return content
 
 
@@ -352,9 +358,9 @@ def _same_client_message(
 
 def _check_open(conversation: Conversation) -> None:
     if conversation.is_deleted:
-        raise NotFound("No such conversation.")
+        raise NotFound(gettext("No such conversation."))
     if conversation.status == ConversationStatus.COMPLETED:
-        raise Conflict("This conversation is completed; reopen it to post.")
+        raise Conflict(gettext("This conversation is completed; reopen it to post."))
 
 
 def message_post(
@@ -375,7 +381,9 @@ def message_post(
     client_message_id = _clean_client_message_id(client_message_id)
     meta = validate_message_meta(meta)
     if reply_to is not None and reply_to.conversation_id != conversation.pk:
-        raise InvalidInput("reply_to_id", "A reply must be to a message of the same conversation.")
+        raise InvalidInput(
+            "reply_to_id", gettext("A reply must be to a message of the same conversation.")
+        )
     now = timezone.now()
     message = Message(
         conversation_id=conversation.pk,
@@ -402,12 +410,12 @@ def message_post(
         return message, True
     # Nothing written: say why (these reads happen only then).
     if not outcome.found or outcome.deleted:
-        raise NotFound("No such conversation.")
+        raise NotFound(gettext("No such conversation."))
     if client_message_id is not None:
         existing = _same_client_message(conversation, sender, client_message_id, content, reply_to)
         if existing is not None:
             return existing, False
-    raise Conflict("This conversation is completed; reopen it to post.")
+    raise Conflict(gettext("This conversation is completed; reopen it to post."))
 
 
 @transaction.atomic
@@ -497,7 +505,9 @@ def assistant_message_start(
     conversation = lock_conversation(conversation)
     _check_open(conversation)
     if reply_to is not None and reply_to.conversation_id != conversation.pk:
-        raise InvalidInput("reply_to_id", "A reply must be to a message of the same conversation.")
+        raise InvalidInput(
+            "reply_to_id", gettext("A reply must be to a message of the same conversation.")
+        )
     message = _append(
         conversation,
         Message(
@@ -537,7 +547,7 @@ class Usage:
 
 
 def _lock_message(message: Message) -> Message:
-    return lock_row(message, missing="No such message.")
+    return lock_row(message, missing=gettext("No such message."))
 
 
 @transaction.atomic
@@ -760,15 +770,15 @@ def _own_message(message: Message, actor: AbstractBaseUser) -> Message:
     message = _lock_message(message)
     conversation = message.conversation
     if conversation.is_deleted:
-        raise NotFound("No such message.")
+        raise NotFound(gettext("No such message."))
     try:
         active_participant(conversation, actor)
     except NotFound:
-        raise NotFound("No such message.") from None
+        raise NotFound(gettext("No such message.")) from None
     if message.sender_id != actor.pk:
-        raise PermissionDenied("Only its author can change a message.")
+        raise PermissionDenied(gettext("Only its author can change a message."))
     if message.deleted_at is not None or message.hidden_at is not None:
-        raise NotFound("No such message.")
+        raise NotFound(gettext("No such message."))
     return message
 
 
@@ -819,7 +829,7 @@ def assistant_message_abort(*, message: Message, actor: AbstractBaseUser) -> Mes
     the actor takes part in the conversation."""
     message = _lock_message(message)
     if message.role != MessageRole.ASSISTANT or message.status not in GENERATING:
-        raise Conflict("This assistant turn is not being generated.")
+        raise Conflict(gettext("This assistant turn is not being generated."))
     if not message.is_aborted:
         message.is_aborted = True
         message.save(update_fields=["is_aborted", "updated_at"])
@@ -839,9 +849,9 @@ def assistant_message_restart(
     message = _lock_message(message)
     conversation = lock_conversation(message.conversation)
     if message.role != MessageRole.ASSISTANT or message.seq != conversation.message_count:
-        raise Conflict("Only the last turn, an assistant's, can be regenerated.")
+        raise Conflict(gettext("Only the last turn, an assistant's, can be regenerated."))
     if message.status in GENERATING:
-        raise Conflict("This turn is still being generated.")
+        raise Conflict(gettext("This turn is still being generated."))
     message_record_usage(message=message, usage=Usage())
     parts = list(message.parts.all())
     counts = dict(conversation.tool_counts)

@@ -8,6 +8,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils.crypto import get_random_string
 from django.utils.text import slugify
+from django.utils.translation import gettext, pgettext_lazy
 
 from conversations.exceptions import Conflict, InvalidInput, NotFound, PermissionDenied
 from conversations.models import (
@@ -86,7 +87,7 @@ def membership_add(
     if role not in WorkspaceRole.values:
         raise InvalidInput("role", f"Role must be one of {', '.join(WorkspaceRole.values)}.")
     if workspace.is_personal and user.pk != workspace.created_by_id:
-        raise InvalidInput("workspace", "Nobody else can join a personal workspace.")
+        raise InvalidInput("workspace", gettext("Nobody else can join a personal workspace."))
     membership, created = Membership.objects.get_or_create(
         workspace=workspace, user=user, defaults={"role": role}
     )
@@ -157,10 +158,10 @@ def lock_membership(workspace: Workspace, user: AbstractBaseUser) -> Membership:
     """The user's membership, with the workspace's row locked until the transaction ends
     (so that two acts on its members, two owners stepping down at once, queue). Someone
     outside it gets NotFound, as for a workspace that does not exist."""
-    workspace = lock_row(workspace, missing="No such workspace.")
+    workspace = lock_row(workspace, missing=gettext("No such workspace."))
     membership = Membership.objects.filter(workspace=workspace, user=user).first()
     if membership is None:
-        raise NotFound("No such workspace.", details={"field": "workspace"})
+        raise NotFound(gettext("No such workspace."), details={"field": "workspace"})
     membership.workspace = workspace
     return membership
 
@@ -169,15 +170,17 @@ def require_manager(membership: Membership, action: str) -> None:
     """Owners and admins manage members; a member who tries is refused (403: they can see
     the workspace, so it is not hidden from them)."""
     if membership.role not in MANAGERS:
-        raise PermissionDenied(f"Only the workspace's owners and admins can {action}.")
+        raise PermissionDenied(
+            gettext("Only the workspace's owners and admins can %(action)s.") % {"action": action}
+        )
     if membership.workspace.is_personal:
-        raise InvalidInput("workspace", "Nobody else can join a personal workspace.")
+        raise InvalidInput("workspace", gettext("Nobody else can join a personal workspace."))
 
 
 def check_may_grant(actor_membership: Membership, role: str) -> None:
     """Admins bring in members; only an owner makes admins and owners."""
     if role != WorkspaceRole.MEMBER and actor_membership.role != WorkspaceRole.OWNER:
-        raise PermissionDenied("Only an owner can make admins and owners.")
+        raise PermissionDenied(gettext("Only an owner can make admins and owners."))
 
 
 def _audit_member(actor, action: str, membership: Membership, **data) -> None:
@@ -207,10 +210,12 @@ def member_add(
     Returns (membership, created); someone already in it keeps their role."""
     check_role(role)
     actor_membership = lock_membership(workspace, actor)
-    require_manager(actor_membership, "add members")
+    require_manager(actor_membership, pgettext_lazy("only managers can", "add members"))
     check_may_grant(actor_membership, role)
     if not user.is_active:
-        raise InvalidInput("username", f"{user.username} is suspended.")
+        raise InvalidInput(
+            "username", gettext("%(username)s is suspended.") % {"username": user.username}
+        )
     existing = Membership.objects.filter(workspace=workspace, user=user).first()
     if existing is not None:
         return existing, False
@@ -225,7 +230,7 @@ def _member_of(workspace: Workspace, user: AbstractBaseUser) -> Membership:
         Membership.objects.select_related("user").filter(workspace=workspace, user=user).first()
     )
     if membership is None:
-        raise NotFound("No such member.")
+        raise NotFound(gettext("No such member."))
     return membership
 
 
@@ -251,9 +256,9 @@ def member_set_role(
     admins and members change none."""
     check_role(role)
     actor_membership = lock_membership(workspace, actor)
-    require_manager(actor_membership, "change roles")
+    require_manager(actor_membership, pgettext_lazy("only managers can", "change roles"))
     if actor_membership.role != WorkspaceRole.OWNER:
-        raise PermissionDenied("Only an owner can change roles.")
+        raise PermissionDenied(gettext("Only an owner can change roles."))
     membership = _member_of(workspace, user)
     membership.workspace = actor_membership.workspace
     if membership.role == role:
@@ -279,17 +284,17 @@ def member_remove(
     actor_membership = lock_membership(workspace, actor)
     workspace = actor_membership.workspace
     if workspace.is_personal:
-        raise InvalidInput("workspace", "Nobody leaves their personal workspace.")
+        raise InvalidInput("workspace", gettext("Nobody leaves their personal workspace."))
     if actor.pk == user.pk:
         membership = actor_membership
         membership.user = user
         action = "membership.left"
     else:
-        require_manager(actor_membership, "remove members")
+        require_manager(actor_membership, pgettext_lazy("only managers can", "remove members"))
         membership = _member_of(workspace, user)
         membership.workspace = workspace
         if membership.role != WorkspaceRole.MEMBER and actor_membership.role != "owner":
-            raise PermissionDenied("Only an owner can remove admins and owners.")
+            raise PermissionDenied(gettext("Only an owner can remove admins and owners."))
         action = "membership.removed"
     _check_an_owner_stays(membership)
     groups = list(

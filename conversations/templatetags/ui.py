@@ -1,11 +1,16 @@
-"""Small helpers for the page chrome (toasts), apart from chat's per-row filters."""
+"""Small helpers for the page chrome (toasts, icons, the JavaScript catalogue), apart from
+chat's per-row filters."""
 
 import uuid
 from functools import cache
 
 from django import template
 from django.conf import settings
+from django.urls import reverse
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
+
+from chatapp.i18n import catalog_version
 
 register = template.Library()
 
@@ -41,3 +46,11 @@ def icon(name: str) -> str:
     hidden from screen readers: the control around it carries the name. Read once per
     process; a row uses several, and an include per icon cost more than the row."""
     return mark_safe(_icon_markup(name))  # noqa: S308 - our own files, not user input
+
+
+@register.simple_tag
+def javascript_catalog_url() -> str:
+    """The address of the JavaScript catalogue in the page's language, with the version of
+    the compiled catalogues (chatapp/i18n.py), for base.html's <script>."""
+    url = reverse("javascript_catalog", args=[get_language() or settings.LANGUAGE_CODE])
+    return f"{url}?v={catalog_version()}"

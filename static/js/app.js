@@ -6,6 +6,8 @@
 (function () {
   const $ = (selector, root = document) => root.querySelector(selector);
   const $$ = (selector, root = document) => Array.from(root.querySelectorAll(selector));
+  // The words, in the page's language (ui.js, from Django's JavaScript catalogue).
+  const { gettext, ngettext, interpolate, counted, language, refusalReason } = window.chatappI18n;
 
   function cookie(name) {
     const found = document.cookie.split("; ").find((row) => row.startsWith(name + "="));
@@ -110,9 +112,14 @@
       const unsent = keys.filter((key) => key.includes(":outbox:"))
         .reduce((total, key) => total + readList(key).length, 0);
       if (unsent) {
-        const question = unsent === 1
-          ? "1 message is not sent yet. Sign out and forget it?"
-          : `${unsent} messages are not sent yet. Sign out and forget them?`;
+        const question = counted(
+          ngettext(
+            "%(count)s message is not sent yet. Sign out and forget it?",
+            "%(count)s messages are not sent yet. Sign out and forget them?",
+            unsent,
+          ),
+          unsent,
+        );
         if (!window.confirm(question)) {
           event.preventDefault();
           return;
@@ -136,7 +143,7 @@
     // follows the system, which only the browser knows.
     function label() {
       const dark = isDark();
-      button.setAttribute("aria-label", `Switch to ${dark ? "light" : "dark"} mode`);
+      button.setAttribute("aria-label", dark ? gettext("Switch to light mode") : gettext("Switch to dark mode"));
       button.dataset.offer = dark ? "light" : "dark";
       $("input[name=theme]", form).value = dark ? "light" : "dark";
     }
@@ -197,7 +204,7 @@
   function showThreadTitle(title) {
     const heading = $("#thread-title");
     if (!heading) return;
-    const shown = title || "Untitled";
+    const shown = title || gettext("Untitled");
     if (heading.textContent !== shown) heading.textContent = shown;
     document.title = `${shown} · chatapp`;
     // The rename field holds the title too, unless the person is changing it.
@@ -210,12 +217,13 @@
   function followTitleFromSidebar(lists) {
     const thread = $(".thread");
     const item = thread && $(`li[data-conversation-id="${thread.dataset.conversationId}"] .title`, lists);
-    if (!item) return;
+    // An untitled one says "Untitled" (in the page's language): only a rename clears a
+    // title, and says so.
+    if (!item || item.classList.contains("untitled")) return;
     const title = item.cloneNode(true);
     $$("[aria-hidden]", title).forEach((mark) => mark.remove()); // a group's "#"
     const text = title.textContent.trim();
-    // "Untitled" is how the sidebar shows no title: only a rename clears one, and says so.
-    if (text && text !== "Untitled") showThreadTitle(text);
+    if (text) showThreadTitle(text);
   }
 
   // The refresh brings the newest page. When older pages were loaded in place, what was
@@ -337,7 +345,7 @@
       const total = lastSeq();
       if (!count || total <= Number(count.dataset.count)) return;
       count.dataset.count = total;
-      count.textContent = `${total} message${total === 1 ? "" : "s"}`;
+      count.textContent = counted(ngettext("%(count)s message", "%(count)s messages", total), total);
     }
 
     // Insert server-rendered rows: replace rows already shown (same seq), append the rest.
@@ -450,7 +458,7 @@
       // The server's row shape (partials/message_row.html): our own, so a bubble and no avatar.
       row.innerHTML = '<div class="message-main"><div class="message-head"><span class="sender"></span>'
         + '<span class="status"></span></div><div class="bubble"><div class="md body streaming-text"></div></div></div>';
-      $(".sender", row).textContent = thread.dataset.userName || "You"; // as the server's row will say
+      $(".sender", row).textContent = thread.dataset.userName || gettext("You"); // as the server's row will say
       $(".body", row).textContent = entry.text;
       list.appendChild(row);
       return row;
@@ -462,7 +470,7 @@
       if (!row) return;
       row.dataset.state = state;
       row.classList.toggle("failed", state === "failed");
-      $(".status", row).textContent = state === "failed" ? "not sent" : note;
+      $(".status", row).textContent = state === "failed" ? gettext("not sent") : note;
       $$(".outbox-failed", row).forEach((element) => element.remove());
       if (state !== "failed") return;
       const box = document.createElement("div");
@@ -470,7 +478,8 @@
       const reason = document.createElement("p");
       reason.className = "error-note";
       reason.setAttribute("role", "alert");
-      reason.innerHTML = '<span class="visually-hidden">Not sent: </span>';
+      reason.innerHTML = '<span class="visually-hidden"></span>';
+      $("span", reason).textContent = gettext("Not sent:") + " ";
       reason.append(note);
       const buttons = document.createElement("div");
       buttons.className = "outbox-actions";
@@ -482,13 +491,13 @@
         element.addEventListener("click", action);
         buttons.appendChild(element);
       };
-      button("Retry", "small", () => {
+      button(gettext("Retry"), "small", () => {
         outbox.update(clientId, { state: null, error: null, created_at: Date.now() });
-        setState(clientId, "sending", "sending…");
+        setState(clientId, "sending", gettext("sending…"));
         flush();
       });
-      if (textarea) button("Edit", "small secondary", () => editAgain(clientId));
-      button("Discard", "small danger-quiet", () => {
+      if (textarea) button(gettext("Edit"), "small secondary", () => editAgain(clientId));
+      button(gettext("Discard"), "small danger-quiet", () => {
         outbox.remove(clientId);
         row.remove();
       });
@@ -539,10 +548,10 @@
     // how long to wait before sending again.
     async function deliver(entry) {
       if (navigator.onLine === false) {
-        setState(entry.id, "waiting", "offline · sends when you are back online");
+        setState(entry.id, "waiting", gettext("offline · sends when you are back online"));
         return backoff();
       }
-      setState(entry.id, "sending", "sending…");
+      setState(entry.id, "sending", gettext("sending…"));
       let response;
       const abort = new AbortController();
       const timer = setTimeout(() => abort.abort(), SEND_TIMEOUT_MS);
@@ -557,7 +566,7 @@
         });
       } catch (error) {
         setState(entry.id, "waiting", navigator.onLine === false
-          ? "offline · sends when you are back online" : "not sent yet · trying again");
+          ? gettext("offline · sends when you are back online") : gettext("not sent yet · trying again"));
         return backoff();
       } finally {
         clearTimeout(timer);
@@ -568,7 +577,7 @@
         const started = !conversationId;
         if (started && !(body && body.message)) {
           // An answer cut short: sent again, the same key finds what it made.
-          setState(entry.id, "waiting", "not sent yet · trying again");
+          setState(entry.id, "waiting", gettext("not sent yet · trying again"));
           return backoff();
         }
         outbox.remove(entry.id);
@@ -591,15 +600,24 @@
       }
       if (response.status === 429) {
         const seconds = Math.max(1, Number(response.headers.get("Retry-After")) || 5);
-        setState(entry.id, "waiting", `too many messages · sending again in ${seconds} s`);
+        setState(entry.id, "waiting", counted(
+          ngettext(
+            "too many messages · sending again in %(count)s s",
+            "too many messages · sending again in %(count)s s",
+            seconds,
+          ),
+          seconds,
+        ));
         return seconds * 1000;
       }
       if (response.status >= 500 || response.status === 408) {
-        setState(entry.id, "waiting", "the server did not take it · trying again");
+        setState(entry.id, "waiting", gettext("the server did not take it · trying again"));
         return backoff();
       }
       const body = await response.json().catch(() => ({}));
-      const reason = (body.error && body.error.message) || `HTTP ${response.status}`;
+      const reason = refusalReason(response.status, body, {
+        conflict: gettext("This conversation does not take messages now: it may be completed."),
+      });
       outbox.update(entry.id, { state: "failed", error: reason });
       setState(entry.id, "failed", reason);
       return null;
@@ -624,13 +642,17 @@
         }
         showLocal(entry);
         if (entry.state === "failed") {
-          setState(entry.id, "failed", entry.error || "the server refused it.");
+          setState(entry.id, "failed", entry.error || gettext("the server refused it."));
         } else if (Date.now() - (entry.created_at || 0) > STALE_MS) {
-          const reason = `written ${new Date(entry.created_at).toLocaleString()}, and not sent since.`;
+          const reason = interpolate(
+            gettext("written %(when)s, and not sent since."),
+            { when: new Date(entry.created_at).toLocaleString(language) },
+            true,
+          );
           outbox.update(entry.id, { state: "failed", error: reason });
           setState(entry.id, "failed", reason);
         } else {
-          setState(entry.id, "waiting", "not sent yet · sending again");
+          setState(entry.id, "waiting", gettext("not sent yet · sending again"));
         }
       });
       if (entries.length) {
@@ -646,7 +668,7 @@
     window.addEventListener("offline", () => {
       $$(".message.local[data-state=waiting], .message.local[data-state=sending]", list).forEach((row) => {
         row.dataset.state = "waiting";
-        $(".status", row).textContent = "offline · sends when you are back online";
+        $(".status", row).textContent = gettext("offline · sends when you are back online");
       });
     });
 
@@ -679,7 +701,7 @@
         textarea.value = "";
         saveDraft();
         showLocal(entry);
-        setState(entry.id, "sending", "sending…");
+        setState(entry.id, "sending", gettext("sending…"));
         scrollToBottom();
         flush();
         textarea.focus();
@@ -767,7 +789,9 @@
         if (!response.ok) {
           if (quiet && response.status === 409) return;
           const body = await response.json().catch(() => ({}));
-          throw new Error((body.error && body.error.message) || `HTTP ${response.status}`);
+          throw new Error(refusalReason(response.status, body, {
+            conflict: gettext("A reply is already being written, or the conversation is completed."),
+          }));
         }
         const reader = response.body.getReader();
         const decoder = new TextDecoder();
@@ -793,8 +817,10 @@
               fresh.dataset.messageId = data.message_id;
               // The server's row shape (partials/message_row.html), until it replaces this.
               fresh.innerHTML = '<span class="avatar assistant" aria-hidden="true"></span><div class="message-main">'
-                + '<div class="message-head"><span class="sender">Assistant</span><span class="status">writing…</span></div>'
+                + '<div class="message-head"><span class="sender"></span><span class="status"></span></div>'
                 + '<div class="bubble"></div></div>';
+              $(".sender", fresh).textContent = gettext("Assistant");
+              $(".status", fresh).textContent = gettext("writing…");
               text = document.createElement("div");
               text.className = "md body streaming-text";
               $(".bubble", fresh).appendChild(text);
@@ -811,7 +837,7 @@
         const note = document.createElement("p");
         note.className = "error-note";
         note.setAttribute("role", "alert");
-        note.textContent = `The assistant could not answer: ${error.message}`;
+        note.textContent = interpolate(gettext("The assistant could not answer: %(reason)s"), { reason: error.message }, true);
         list.appendChild(note);
       } finally {
         paintText(); // all of it shown while the saved row is fetched

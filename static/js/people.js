@@ -3,10 +3,12 @@
 // chosen workspace as one types (GET /api/v1/workspaces/{slug}/members?q=), and shows the
 // people picked as chips. Without this file the field is what the server renders: usernames
 // separated by commas or spaces, sent as they are. Also the workspace page's "Copy the
-// link" button. Loaded after ui.js (window.chatappUI); docs/ui.md, "Finding people".
+// link" button. Loaded after ui.js (window.chatappUI, and window.chatappI18n for the words);
+// docs/ui.md, "Finding people".
 "use strict";
 
 (function () {
+  const { gettext, ngettext, interpolate, counted } = window.chatappI18n;
   const $ = (selector, root = document) => root.querySelector(selector);
   const $$ = (selector, root = document) => Array.from(root.querySelectorAll(selector));
   const SEPARATORS = /[\s,]+/;
@@ -39,12 +41,12 @@
     box.className = "people-box";
     const chips = document.createElement("ul");
     chips.className = "chips";
-    chips.setAttribute("aria-label", "People picked");
+    chips.setAttribute("aria-label", gettext("People picked"));
     const list = document.createElement("ul");
     list.id = listId;
     list.className = "people-list";
     list.setAttribute("role", "listbox");
-    list.setAttribute("aria-label", "People found");
+    list.setAttribute("aria-label", gettext("People found"));
     list.hidden = true;
     const status = document.createElement("span");
     status.className = "visually-hidden";
@@ -59,9 +61,9 @@
     input.setAttribute("aria-expanded", "false");
     input.setAttribute("aria-controls", listId);
     input.setAttribute("autocomplete", "off");
-    input.setAttribute("placeholder", "Type a name");
+    input.setAttribute("placeholder", gettext("Type a name"));
     const help = $("#" + (input.getAttribute("aria-describedby") || "people-help"));
-    if (help) help.textContent = "Type a name or username; ↓ and ↑ choose, Enter picks, Escape closes.";
+    if (help) help.textContent = gettext("Type a name or username; ↓ and ↑ choose, Enter picks, Escape closes.");
 
     const picked = []; // [{username, name}]
     let options = []; // the people listed now
@@ -85,7 +87,7 @@
         const remove = document.createElement("button");
         remove.type = "button";
         remove.textContent = "×";
-        remove.setAttribute("aria-label", `Remove ${person.name || person.username}`);
+        remove.setAttribute("aria-label", interpolate(gettext("Remove %(name)s"), { name: person.name || person.username }, true));
         remove.addEventListener("click", () => {
           unpick(person.username);
           input.focus();
@@ -100,7 +102,7 @@
       if (!person.username || picked.some((p) => p.username.toLowerCase() === person.username.toLowerCase())) return;
       picked.push(person);
       renderChips();
-      announce(`${person.name || person.username} added.`);
+      announce(interpolate(gettext("%(name)s added."), { name: person.name || person.username }, true));
     }
 
     function unpick(username) {
@@ -108,7 +110,7 @@
       if (index < 0) return;
       const [person] = picked.splice(index, 1);
       renderChips();
-      announce(`${person.name || person.username} removed.`);
+      announce(interpolate(gettext("%(name)s removed."), { name: person.name || person.username }, true));
     }
 
     // Names typed with a separator after them (or pasted as a list) become chips; the
@@ -149,9 +151,9 @@
       if (!options.length) {
         const empty = document.createElement("li");
         empty.className = "empty";
-        empty.textContent = input.value.trim() ? "Nobody in this workspace matches." : "Type to find people.";
+        empty.textContent = input.value.trim() ? gettext("Nobody in this workspace matches.") : gettext("Type to find people.");
         list.append(empty);
-        announce(input.value.trim() ? "Nobody found." : "");
+        announce(input.value.trim() ? gettext("Nobody found.") : "");
         return;
       }
       options.forEach((person, position) => {
@@ -172,7 +174,14 @@
         });
         list.append(row);
       });
-      announce(`${options.length} ${options.length === 1 ? "person" : "people"} found; arrow keys to choose.`);
+      announce(counted(
+        ngettext(
+          "%(count)s person found; arrow keys to choose.",
+          "%(count)s people found; arrow keys to choose.",
+          options.length,
+        ),
+        options.length,
+      ));
     }
 
     async function search() {
@@ -284,7 +293,7 @@
     if (!button || !window.chatappUI) return;
     const source = $(button.dataset.copyText);
     if (source && await window.chatappUI.copyText(source.textContent.trim())) {
-      window.chatappUI.toast("Link copied.");
+      window.chatappUI.toast(gettext("Link copied."));
     }
   });
 

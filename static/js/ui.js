@@ -1,13 +1,52 @@
-// chatapp's UI kit: the confirmation dialog, toasts, and a message's tools (copy its text,
-// copy a code block, edit in place, regenerate). Loaded before app.js, which uses
-// window.chatappUI for its own confirmations and notes. Every tool here has a plain link
-// or form under it, so the page works without this file (docs/design.md).
+// chatapp's UI kit: the words in the page's language, the confirmation dialog, toasts, and a
+// message's tools (copy its text, copy a code block, edit in place, regenerate). Loaded
+// before people.js and app.js, which use window.chatappI18n for their words and
+// window.chatappUI for their confirmations and notes. Every tool here has a plain link or
+// form under it, so the page works without this file (docs/design.md).
 "use strict";
 
 (function () {
   const $ = (selector, root = document) => root.querySelector(selector);
   const $$ = (selector, root = document) => Array.from(root.querySelectorAll(selector));
   document.documentElement.classList.add("js");
+
+  // --- words, in the page's language (docs/i18n.md) --------------------------------------------
+  // gettext, ngettext and interpolate are Django's, from the JavaScript catalogue that
+  // base.html loads before this file (/i18n/<language>.js, chatapp/i18n.py). Without it (it
+  // did not load) the English written in the code is shown, through these stand-ins.
+  const gettext = window.gettext || ((text) => text);
+  const ngettext = window.ngettext || ((singular, plural, count) => (count === 1 ? singular : plural));
+  const interpolate = window.interpolate || ((format, values, named) => (named
+    ? format.replace(/%\((\w+)\)s/g, (match, name) => String(values[name]))
+    : format.replace(/%s/g, () => String(values.shift()))));
+  const language = document.documentElement.lang || "en";
+  const numbers = new Intl.NumberFormat(language);
+  // ngettext's "%(count)s messages" filled in, the count written as the language writes
+  // numbers: counted(ngettext("%(count)s message", "%(count)s messages", n), n).
+  const counted = (format, count, values = {}) => interpolate(
+    format, { ...values, count: numbers.format(count) }, true);
+
+  // What the API's refusal means, for people. Its error message is English, for programs
+  // (docs/api.md): an English page shows it as it is (it says the most), any other says it
+  // in its own words by the error's code; `words` names what the page was doing when a code
+  // means something of its own there ({conflict: …}).
+  function refusalReason(status, body, words = {}) {
+    const error = (body && body.error) || {};
+    if (language.split("-")[0] === "en" && error.message) return error.message;
+    const code = error.code || "";
+    if (words[code]) return words[code];
+    const reasons = {
+      not_authenticated: gettext("You are signed out. Sign in again, then try once more."),
+      forbidden: gettext("You may not do this here."),
+      not_found: gettext("This conversation or message is no longer there for you."),
+      rate_limited: gettext("Too many at once; wait a moment and try again."),
+      too_large: gettext("This is too large to send."),
+      invalid: gettext("The server did not accept it as written."),
+      conflict: gettext("This cannot be done just now; reload the page to see why."),
+    };
+    return reasons[code] || interpolate(gettext("The server refused it (HTTP %s)."), [status]);
+  }
+  window.chatappI18n = { gettext, ngettext, interpolate, counted, language, refusalReason };
 
   function cookie(name) {
     const found = document.cookie.split("; ").find((row) => row.startsWith(name + "="));
@@ -17,14 +56,15 @@
   // --- the confirmation dialog ---------------------------------------------------------------
   // A styled <dialog> in place of window.confirm: modal (focus stays in it, Escape cancels),
   // the safe choice focused first, the act named on its button. Resolves true or false.
-  function confirmDialog({ question, detail = "", confirmLabel = "Confirm", danger = true }) {
+  function confirmDialog({ question, detail = "", confirmLabel = gettext("Confirm"), danger = true }) {
     return new Promise((resolve) => {
       const dialog = document.createElement("dialog");
       dialog.className = "dialog";
       dialog.setAttribute("aria-labelledby", "dialog-question");
       dialog.innerHTML = '<h2 id="dialog-question"></h2><p id="dialog-detail"></p>'
-        + '<div class="dialog-buttons"><button type="button" class="secondary" value="cancel">Cancel</button>'
+        + '<div class="dialog-buttons"><button type="button" class="secondary" value="cancel"></button>'
         + '<button type="button" value="confirm"></button></div>';
+      $("button[value=cancel]", dialog).textContent = gettext("Cancel");
       $("h2", dialog).textContent = question;
       const detailElement = $("p", dialog);
       if (detail) {
@@ -71,7 +111,7 @@
     confirmDialog({
       question: button.dataset.confirm,
       detail: button.dataset.confirmDetail || "",
-      confirmLabel: button.dataset.confirmButton || "Confirm",
+      confirmLabel: button.dataset.confirmButton || gettext("Confirm"),
     }).then((confirmed) => {
       if (!confirmed) return;
       button.dataset.confirmed = "yes";
@@ -113,7 +153,7 @@
     close.type = "button";
     close.className = "toast-close icon-button small";
     close.dataset.toastClose = "";
-    close.setAttribute("aria-label", "Dismiss");
+    close.setAttribute("aria-label", gettext("Dismiss"));
     close.textContent = "×";
     element.append(paragraph, close);
     box.append(element);
@@ -143,7 +183,7 @@
   function showCopied(button) {
     button.classList.add("done");
     const label = button.getAttribute("aria-label");
-    button.setAttribute("aria-label", "Copied");
+    button.setAttribute("aria-label", gettext("Copied"));
     setTimeout(() => {
       button.classList.remove("done");
       button.setAttribute("aria-label", label);
@@ -170,13 +210,14 @@
   function addCodeButtons(root) {
     $$(".code-block .code-head:not([data-has-copy])", root).forEach((head) => {
       head.dataset.hasCopy = "";
-      const language = ($(".code-lang", head) || {}).textContent || "code";
+      const codeLanguage = ($(".code-lang", head) || {}).textContent || "code";
       const button = document.createElement("button");
       button.type = "button";
       button.className = "ghost copy-code";
       button.dataset.copyCode = "";
-      button.setAttribute("aria-label", `Copy the ${language} code`);
-      button.innerHTML = `${COPY_ICON}<span>Copy</span>`;
+      button.setAttribute("aria-label", interpolate(gettext("Copy the %(language)s code"), { language: codeLanguage }, true));
+      button.innerHTML = `${COPY_ICON}<span></span>`;
+      $("span", button).textContent = gettext("Copy");
       head.append(button);
     });
   }
@@ -196,11 +237,14 @@
     const source = await messageSource(row);
     const form = document.createElement("form");
     form.className = "edit-form stack";
-    form.innerHTML = '<label class="visually-hidden">Edit your message</label>'
+    form.innerHTML = '<label class="visually-hidden"></label>'
       + '<textarea rows="3" maxlength="100000" required></textarea>'
       + '<p class="form-error" role="alert" hidden></p>'
-      + '<div class="inline"><button type="submit" class="small">Save</button>'
-      + '<button type="button" class="small secondary" data-cancel>Cancel</button></div>';
+      + '<div class="inline"><button type="submit" class="small"></button>'
+      + '<button type="button" class="small secondary" data-cancel></button></div>';
+    $("label", form).textContent = gettext("Edit your message");
+    $("button[type=submit]", form).textContent = gettext("Save");
+    $("[data-cancel]", form).textContent = gettext("Cancel");
     const area = $("textarea", form);
     const areaId = `edit-${row.dataset.messageId}`;
     area.id = areaId;
@@ -233,14 +277,17 @@
         body: JSON.stringify({ content: area.value }),
       }).catch(() => null);
       if (!response || !response.ok) {
-        let reason = "The message could not be saved. Try again.";
-        try { reason = (await response.json()).error.message || reason; } catch (ignored) { /* keep */ }
+        let reason = gettext("The message could not be saved. Try again.");
+        if (response) {
+          const body = await response.json().catch(() => null);
+          reason = refusalReason(response.status, body, { invalid: gettext("A message cannot be empty.") });
+        }
         error.textContent = reason;
         error.hidden = false;
         return;
       }
       await refreshRow(row);
-      toast("Message edited.");
+      toast(gettext("Message edited."));
     });
   }
 
@@ -266,7 +313,7 @@
     if (copyMessage) {
       const row = copyMessage.closest(".message");
       if (await copyText(await messageSource(row))) showCopied(copyMessage);
-      else toast("Could not copy. Select the text instead.", { error: true });
+      else toast(gettext("Could not copy. Select the text instead."), { error: true });
       return;
     }
     const copyCode = event.target.closest("[data-copy-code]");
@@ -275,8 +322,8 @@
       if (code && await copyText(code.textContent)) {
         const label = $("span", copyCode);
         showCopied(copyCode);
-        label.textContent = "Copied";
-        setTimeout(() => { label.textContent = "Copy"; }, 1500);
+        label.textContent = gettext("Copied");
+        setTimeout(() => { label.textContent = gettext("Copy"); }, 1500);
       }
       return;
     }
