@@ -22,7 +22,7 @@ from conversations.assistant.generation import prepare_reply, start_generation
 from conversations.downloads import artifact_response
 from conversations.exceptions import BadCursor, ChatError, NotFound, RateLimited
 from conversations.forms import ConversationForm, MessageForm, RenameForm, ReportForm
-from conversations.models import TITLE_MAX_LENGTH, Agent, ConversationKind, MessageRole, Workspace
+from conversations.models import TITLE_MAX_LENGTH, Agent, ConversationKind, Workspace
 from conversations.pagination import decode_time_id_cursor, encode_time_id_cursor
 from conversations.selectors.people import (
     agents_for_user,
@@ -157,7 +157,6 @@ def _thread_page(
         "composer": composer or {},
         "rename_form": RenameForm(initial={"title": conversation.title}),
         "can_reply": conversation.kind == ConversationKind.ASSISTANT,
-        "last_is_assistant": bool(page.items) and page.items[-1].role == MessageRole.ASSISTANT,
         "agent_missing": False,
         "retention_days": settings.RETENTION_DAYS,
     }
