@@ -180,6 +180,14 @@ def run_axe(page) -> list[dict]:
     The page's context must have been opened with bypass_csp=True: the app's
     Content-Security-Policy (script-src 'self') rightly refuses a script added by the test."""
     page.add_script_tag(path=str(AXE))
+    # A colour caught mid-transition (a button's 0.12s hover or focus fade) is not a colour
+    # anyone reads: settle every transition and animation before axe measures contrast.
+    page.add_style_tag(content="*, *::before, *::after { transition: none !important; }")
+    page.evaluate(
+        """() => document.getAnimations().forEach((animation) => {
+            try { animation.finish(); } catch (infinite) { animation.cancel(); }
+        })"""
+    )
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     return [
         {
