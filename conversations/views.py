@@ -545,32 +545,33 @@ def delete_message(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
 @login_required
 @require_POST
 async def retry(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
-    """Retry an assistant turn that ended in error: the button in its error note, which
-    works without JavaScript. The turn is regenerated in its place, as Regenerate does
-    (`prepare_reply`, within the same REPLY_RATE_LIMIT), and the thread shown at it; the
-    reply is written by a task of the server's loop, owned by no request, and reaches the
-    page through the live events. Only the conversation's last turn can be retried."""
+    """Regenerate an assistant reply, any of them, or retry one that ended in error: the
+    buttons under a reply and in its error note, which work without JavaScript. A new
+    version of the turn is written (`prepare_reply`, within the same REPLY_RATE_LIMIT) and
+    the person is shown it, the earlier one kept; the reply is written by a task of the
+    server's loop, owned by no request, and reaches the page through the live events."""
     message = await sync_to_async(_message_or_404)(request, message_id)
-    back = reverse("conversations:thread", args=[message.conversation_id]) + f"#m{message.seq}"
-    if message.seq != message.conversation.message_count:
-        flash.error(request, gettext("Only the last reply can be retried."))
-        return redirect(back)
+    back = reverse("conversations:thread", args=[message.conversation_id])
     user = await request.auser()
     limit_key = str(user.pk)
     try:
         await sync_to_async(ratelimit.check)(ratelimit.REPLIES, limit_key)
         prepared = await sync_to_async(prepare_reply)(
-            user=user, conversation_id=message.conversation_id, regenerate=True
+            user=user,
+            conversation_id=message.conversation_id,
+            regenerate=True,
+            message_id=message.pk,
         )
     except RateLimited as error:
         flash.error(request, ratelimit.page_message(error))
+        return redirect(back + f"#m{message.seq}")
     except ChatError as error:
         flash.error(request, error.message)
-    else:
-        if not prepared.failed:  # else it is saved as error again, saying why
-            await sync_to_async(ratelimit.record)(ratelimit.REPLIES, limit_key)
-            start_generation(prepared)
-    return redirect(back)
+        return redirect(back + f"#m{message.seq}")
+    if not prepared.failed:  # else it is saved as error again, saying why
+        await sync_to_async(ratelimit.record)(ratelimit.REPLIES, limit_key)
+        start_generation(prepared)
+    return redirect(back + f"#m{prepared.message.seq}")
 
 
 @login_required

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.django_db
 # are, not for what they sent. A new route with a body must add its example here.
 BODIES = {
     ("post", "/api/v1/conversations/{conversation_id}/messages"): {"content": "hi"},
+    ("post", "/api/v1/messages/{message_id}/resend"): {"content": "again"},
     ("patch", "/api/v1/conversations/{conversation_id}"): {"title": "x"},
     ("post", "/api/v1/conversations/{conversation_id}/read"): {"seq": 1},
     ("post", "/api/v1/conversations/{conversation_id}/participants"): {"username": "charlie"},

@@ -130,7 +130,7 @@ def world(alice, bob, charlie, group, post, settings, make_user):
     assistant, _ = services.conversation_create(
         creator=alice, kind="assistant", title="Ask", workspace=group.workspace
     )
-    post(assistant, "a question")
+    question = post(assistant, "a question")
     artifact = Artifact.objects.filter(part__message__conversation=group).first()
     token = personal_token_create(user=alice, name="alice's token").token
     # Someone to add to `team` (alice owns it), an invitation of it, and one for alice's
@@ -153,6 +153,8 @@ def world(alice, bob, charlie, group, post, settings, make_user):
             "slug": group.workspace.slug,
             "invitation_id": invitation.invitation.pk,
         },
+        # Routes whose valid call needs other ids: a prompt to resend is one to the assistant.
+        "ids_for": {"/api/v1/messages/{message_id}/resend": {"message_id": question.pk}},
         "refresh_token": token_pair_issue(user=alice).refresh.raw,
         "invitation_token": invitation.token,
     }
@@ -283,7 +285,14 @@ def base_bodies(world) -> dict:
         },
         ("patch", "/api/v1/messages/{message_id}"): {"content": "edited"},
         ("post", "/api/v1/messages/{message_id}/report"): {"reason": "spam", "note": "ads"},
-        ("post", "/api/v1/conversations/{conversation_id}/reply"): {"regenerate": False},
+        ("post", "/api/v1/messages/{message_id}/resend"): {
+            "content": "again",
+            "client_message_id": "client-2",
+        },
+        ("post", "/api/v1/conversations/{conversation_id}/reply"): {
+            "regenerate": False,
+            "message_id": str(ids["message_id"]),
+        },
         ("post", "/api/v1/workspaces/{slug}/members"): {"username": "dave", "role": "member"},
         ("patch", "/api/v1/workspaces/{slug}/members/{user_id}"): {"role": "admin"},
         ("post", "/api/v1/workspaces/{slug}/invitations"): {
@@ -426,7 +435,7 @@ def test_every_api_route_survives_bad_input(world):
     walked = 0
     for template, method, operation in operations():
         walked += 1
-        path = fill(template, world["ids"])
+        path = fill(template, {**world["ids"], **world["ids_for"].get(template, {})})
         content = operation.get("requestBody", {}).get("content", {})
 
         # Ids of nothing, and a NUL in the id itself.

@@ -63,7 +63,10 @@ async def reply(request: HttpRequest, conversation_id: uuid.UUID, payload: Reply
     """The assistant answers the last message, streamed as Server-Sent Events:
     `message.created`, then `delta` (`{"text"}` or `{"reasoning"}`) and `part` events, then
     `message.completed` or `error`. The reply is saved as it streams and finishes even if
-    this connection drops. `{"regenerate": true}` replaces the last assistant turn.
+    this connection drops. It answers the end of the path through the versions you are
+    shown, and is sent that path only. `{"regenerate": true}` writes a new version of the
+    last reply of your path, `{"regenerate": true, "message_id": …}` of any reply; the
+    earlier version is kept and you are shown the new one.
     With no model endpoint configured the turn is still saved, as error `not_configured`
     saying which variables to set (`message.created`, then `error` at once), so that it
     can be regenerated once one is. 409 when there is nothing to answer or a reply is
@@ -79,6 +82,7 @@ async def reply(request: HttpRequest, conversation_id: uuid.UUID, payload: Reply
         user=request.auth,
         conversation_id=conversation_id,
         regenerate=bool(payload and payload.regenerate),
+        message_id=payload.message_id if payload and payload.regenerate else None,
     )
     if prepared.failed:  # no endpoint: the turn is saved as error, nothing went upstream
         ending = last_event(prepared.message)

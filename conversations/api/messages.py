@@ -20,6 +20,9 @@ from conversations.schemas import (
     MessagePatchIn,
     ReportIn,
     ReportOut,
+    ResendIn,
+    ShownPathOut,
+    VersionListOut,
 )
 
 router = Router(tags=["messages"])
@@ -76,6 +79,61 @@ def edit_message(request: HttpRequest, message_id: uuid.UUID, payload: MessagePa
     """Rewrite your own message."""
     message = selectors.message_get_for_user(user=request.auth, message_id=message_id)
     return services.message_edit(message=message, actor=request.auth, content=payload.content)
+
+
+@router.get("/messages/{message_id}/versions", response={200: VersionListOut, **ERRORS})
+def list_versions(request: HttpRequest, message_id: uuid.UUID):
+    """The versions of this message's turn (edits resent, replies regenerated), in the order
+    they were made, each saying whether it is on the path you are shown (`shown`). Every
+    version keeps its parts, usage and the model that wrote it."""
+    return {"items": selectors.message_versions(user=request.auth, message_id=message_id)}
+
+
+class ShowQuery(Schema):
+    limit: int = Field(default=selectors.DEFAULT_PAGE_SIZE, ge=1, le=selectors.MAX_PAGE_SIZE)
+
+
+@router.post("/messages/{message_id}/show", response={200: ShownPathOut, **ERRORS})
+def show_version(request: HttpRequest, message_id: uuid.UUID, query: Query[ShowQuery]):
+    """Be shown this version of its turn: from now on your pages of the conversation, on
+    every device, go through it (and below it, the version you were last shown there, else
+    its own continuation). Nobody else's view changes; your other tabs get a
+    `path.changed` event. Answers with the page of your path from this turn on."""
+    message = selectors.message_get_for_user(user=request.auth, message_id=message_id)
+    line = services.version_show(message=message, actor=request.auth)
+    page = selectors.shown_path_from(
+        user=request.auth,
+        conversation_id=message.conversation_id,
+        position=message.position,
+        limit=query.limit,
+    )
+    return {
+        "line": line,
+        "position": message.position,
+        "items": page.items,
+        "has_more_after": page.has_more_after,
+    }
+
+
+@router.post(
+    "/messages/{message_id}/resend", response={200: MessageOut, 201: MessageOut, **LIMITED_ERRORS}
+)
+def resend_message(request: HttpRequest, message_id: uuid.UUID, payload: ResendIn):
+    """Edit your message to the assistant and send it again: a new version of its turn,
+    which you are shown from now on (the earlier one is kept with everything that followed
+    it). Then ask for the reply (`POST /conversations/{id}/reply`): it answers the new
+    version. 201 when new, 200 when the same client_message_id made it before; 409 outside
+    an assistant conversation; 403 for someone else's message. Counts as a post
+    (POST_RATE_LIMIT)."""
+    ratelimit.hit(ratelimit.POSTS, str(request.auth.pk))
+    message = selectors.message_get_for_user(user=request.auth, message_id=message_id)
+    resent, created = services.message_resend(
+        message=message,
+        actor=request.auth,
+        content=payload.content,
+        client_message_id=payload.client_message_id,
+    )
+    return Status(201 if created else 200, resent)
 
 
 @router.delete("/messages/{message_id}", response={204: None, **ERRORS})

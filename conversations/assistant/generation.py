@@ -43,17 +43,21 @@ from conversations.assistant.provider import (
     UsageReport,
     stream_chat,
 )
-from conversations.exceptions import Conflict
+from conversations.exceptions import Conflict, NotFound
 from conversations.live.broker import broker
 from conversations.models import (
     FINISH_REASON_MAX_LENGTH,
     Agent,
+    Conversation,
     Message,
     MessageErrorType,
     MessageRole,
     MessageStatus,
     PartType,
 )
+from conversations.selectors.paths import Path, line_path
+from conversations.selectors.threads import as_uuid
+from conversations.services.conversations import lock_participation
 from conversations.services.events import event_signal, message_summary
 from conversations.services.messages import storable_text
 
@@ -123,11 +127,36 @@ class PreparedReply:
         return self.request is None
 
 
+def _history(conversation: Conversation, path: Path, last: int) -> list[Message]:
+    """The path's messages up to position `last`, at most HISTORY_LIMIT of them: a bounded
+    range of positions (they have no gap), read off the (conversation, line, position)
+    index whatever the planner's statistics say."""
+    first = max(last - HISTORY_LIMIT + 1, 1)
+    return list(
+        Message.objects.filter(path.q(first, last), conversation=conversation)
+        .prefetch_related("parts")
+        .order_by("position")
+    )
+
+
+def _check_quiet(history: list[Message]) -> None:
+    if any(message.status in services.messages.GENERATING for message in history[-5:]):
+        raise Conflict(gettext("A reply is already being written in this conversation."))
+
+
 @transaction.atomic
 def prepare_reply(
-    *, user: AbstractBaseUser, conversation_id: Any, regenerate: bool = False
+    *,
+    user: AbstractBaseUser,
+    conversation_id: Any,
+    regenerate: bool = False,
+    message_id: Any = None,
 ) -> PreparedReply:
-    """Everything a reply needs before the first byte goes upstream."""
+    """Everything a reply needs before the first byte goes upstream. The assistant answers
+    the end of the path through the versions that `user` is shown, and is sent that path
+    only. With `regenerate`, it writes a new version of the reply `message_id` (by default
+    the last message of that path, which must be a reply): the earlier version keeps its
+    text and everything after it, and `user` is shown the new one."""
     conversation = selectors.conversation_get_for_user(user=user, conversation_id=conversation_id)
     agent = conversation.agent or services.agent_default_for_workspace(
         workspace=conversation.workspace
@@ -138,23 +167,29 @@ def prepare_reply(
         unconfigured, base_url, model, api_key = error, "", "", ""
     else:
         unconfigured = None
-    # A bounded seq range (seq is gapless), so that a long conversation reads its last
-    # HISTORY_LIMIT rows off the index whatever the planner's statistics say.
-    history = list(
-        Message.objects.filter(
-            conversation=conversation, seq__gt=conversation.message_count - HISTORY_LIMIT
-        )
-        .prefetch_related("parts")
-        .order_by("-seq")[:HISTORY_LIMIT]
-    )[::-1]
-    if any(message.status in services.messages.GENERATING for message in history[-5:]):
-        raise Conflict(gettext("A reply is already being written in this conversation."))
+    participant = lock_participation(conversation, user)
+    conversation = participant.conversation
+    path = line_path(conversation.pk, participant.line)
     if regenerate:
-        if not history or history[-1].role != MessageRole.ASSISTANT:
+        if message_id is None:
+            target = Message.objects.filter(path.q(path.tail, path.tail), conversation=conversation)
+        else:
+            target = Message.objects.filter(pk=as_uuid(message_id))
+        target = target.filter(conversation=conversation).first()
+        if target is None and message_id is not None:
+            raise NotFound(gettext("No such message."))
+        if target is None or target.role != MessageRole.ASSISTANT:
             raise Conflict("There is no assistant turn at the end of this conversation.")
-        message = services.assistant_message_restart(message=history[-1], agent=agent, model=model)
-        history = history[:-1]
+        history = _history(
+            conversation, line_path(conversation.pk, target.line), target.position - 1
+        )
+        _check_quiet(history)
+        message = services.reply_version_start(
+            participant=participant, reply=target, agent=agent, model=model
+        )
     else:
+        history = _history(conversation, path, path.tail)
+        _check_quiet(history)
         if not history or history[-1].role != MessageRole.USER:
             raise Conflict("Post a message first: a reply answers the last message.")
         message = services.assistant_message_start(
@@ -163,6 +198,8 @@ def prepare_reply(
             model=model,
             reply_to=history[-1],
             status=MessageStatus.STREAMING,
+            line=participant.line,
+            locked=True,
         )
     summary = message_summary(message)
     if unconfigured is not None:

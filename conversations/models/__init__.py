@@ -10,6 +10,7 @@ from .conversations import (
     ParticipantRole,
 )
 from .events import Event
+from .lines import Line
 from .messages import (
     CLIENT_MESSAGE_ID_MAX_LENGTH,
     CONTENT_MAX_LENGTH,
@@ -38,6 +39,7 @@ __all__ = [
     "Event",
     "Invitation",
     "InvitationStatus",
+    "Line",
     "Membership",
     "Message",
     "MessageErrorType",

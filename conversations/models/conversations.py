@@ -69,6 +69,10 @@ class Conversation(TimestampedModel):
     # Messages are never removed one by one (deletes are soft), so the next seq is
     # message_count + 1 under the conversation's row lock.
     message_count = models.PositiveIntegerField(default=0)
+    # Lines made by versions (edit and resend, regenerate): the next one is line_count + 1.
+    line_count = models.PositiveIntegerField(default=0)
+    # Versions of the first turn beyond the first (its messages have no parent to count them).
+    first_turn_forks = models.PositiveIntegerField(default=0)
     total_input_tokens = models.PositiveBigIntegerField(default=0)
     total_output_tokens = models.PositiveBigIntegerField(default=0)
     total_cached_tokens = models.PositiveBigIntegerField(default=0)
@@ -165,6 +169,12 @@ class Participant(TimestampedModel):
     archived_at = models.DateTimeField(null=True, blank=True)
     muted = models.BooleanField(default=False)
     last_read_seq = models.PositiveIntegerField(default=0)
+    # The path through the versions this person is shown: a line of the conversation
+    # (0, the first, until they pick or make another version), kept on the server so that
+    # it follows them to any tab and device; and the lines they were shown last, newest
+    # first, so that picking a version again returns to where they had been below it.
+    line = models.PositiveIntegerField(default=0)
+    recent_lines = models.JSONField(default=list, blank=True)
     joined_at = models.DateTimeField(default=timezone.now)
     left_at = models.DateTimeField(null=True, blank=True)
 

@@ -1,4 +1,8 @@
-"""Messages: the thread of a conversation, one row per turn, in `seq` order."""
+"""Messages: the thread of a conversation, one row per turn and version.
+
+`seq` numbers every message of a conversation in the order it was written (1, 2, 3…, no
+gap); a thread shows one path through the versions of its turns, each message at its
+`position` on the lines that pass through it (docs/data-model.md, "Versions of a turn")."""
 
 from django.conf import settings
 from django.db import models
@@ -102,6 +106,30 @@ class Message(MessageVisibility, TimestampedModel):
         Conversation, on_delete=models.CASCADE, related_name="messages", db_index=False
     )
     seq = models.PositiveIntegerField()
+    # Its turn: the place it has on every path through it (1 for the first turn). A path
+    # is a line (`line`, 0 for the one a conversation starts with) followed back through
+    # the lines it forked from (Line.ancestry): one message per position, no gap.
+    position = models.PositiveIntegerField()
+    line = models.PositiveIntegerField(default=0)
+    # The message before it on its path (None for the first turn); its versions are the
+    # messages with the same parent. No database constraint: a conversation's messages are
+    # only ever removed together (the purge), and a self-referencing constraint would make
+    # that purge rewrite every row first.
+    parent = models.ForeignKey(
+        "self",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    # Which version of its turn it is (1, 2, 3… in the order they were made), and how many
+    # versions the turn after it has beyond the first (0 until one is made): a turn's
+    # count is 1 + its parent's `next_turn_forks` (Conversation.first_turn_forks for the
+    # first turn), so a plain append writes no other row.
+    version = models.PositiveIntegerField(default=1)
+    next_turn_forks = models.PositiveIntegerField(default=0)
     role = models.CharField(max_length=10, choices=MessageRole.choices)
     status = models.CharField(
         max_length=10, choices=MessageStatus.choices, default=MessageStatus.COMPLETE
@@ -176,17 +204,31 @@ class Message(MessageVisibility, TimestampedModel):
             ),
             # Usage reports by time.
             models.Index(fields=["created_at"], name="message_created_at"),
+            # A turn's versions: the messages with the same parent.
+            models.Index(
+                fields=["parent"], name="message_parent", condition=models.Q(parent__isnull=False)
+            ),
         ]
         # The full-text search column and its GIN index exist on PostgreSQL only: migrations
         # 0002 and 0006 (docs/search.md).
         constraints = [
             models.UniqueConstraint(fields=["conversation", "seq"], name="message_seq_unique"),
+            # One message per position of a line: every page of a path reads ranges of it.
+            models.UniqueConstraint(
+                fields=["conversation", "line", "position"], name="message_line_position_unique"
+            ),
             models.UniqueConstraint(
                 fields=["conversation", "sender", "client_message_id"],
                 name="message_client_id_unique",
                 condition=models.Q(client_message_id__isnull=False),
             ),
             models.CheckConstraint(condition=models.Q(seq__gte=1), name="message_seq_positive"),
+            models.CheckConstraint(
+                condition=models.Q(position__gte=1), name="message_position_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(version__gte=1), name="message_version_positive"
+            ),
             choice_constraint("role", MessageRole, "message_role_valid"),
             choice_constraint("status", MessageStatus, "message_status_valid"),
             models.CheckConstraint(

@@ -32,6 +32,10 @@ from .messages import (
     MessageUsageOut,
     ReportIn,
     ReportOut,
+    ResendIn,
+    ShownPathOut,
+    VersionListOut,
+    VersionOut,
 )
 from .search import (
     ConversationRefOut,
@@ -118,9 +122,11 @@ __all__ = [
     "ReplyIn",
     "ReportIn",
     "ReportOut",
+    "ResendIn",
     "SearchHitOut",
     "SearchPageOut",
     "SearchQueryIn",
+    "ShownPathOut",
     "SubjectIn",
     "UsageAgentOut",
     "UsageCountsOut",
@@ -129,6 +135,8 @@ __all__ = [
     "UsageReportOut",
     "UsageTotalsOut",
     "UserRefOut",
+    "VersionListOut",
+    "VersionOut",
     "WorkspaceListOut",
     "WorkspaceOut",
 ]

@@ -3,7 +3,7 @@
 import uuid
 
 from ninja import Schema
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 
 class AgentOut(Schema):
@@ -43,4 +43,11 @@ class AgentListOut(Schema):
 class ReplyIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    regenerate: bool = False
+    regenerate: bool = Field(
+        default=False,
+        description="Write a new version of a reply instead of answering: of `message_id`, "
+        "or of the last message of your path. The earlier version is kept.",
+    )
+    message_id: uuid.UUID | None = Field(
+        default=None, description="With regenerate: the reply (any, not only the last)."
+    )

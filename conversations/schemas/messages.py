@@ -60,7 +60,25 @@ class MessageUsageOut(OutModel):
 class MessageOut(OutModel):
     id: uuid.UUID
     conversation_id: uuid.UUID
-    seq: int
+    seq: int = Field(
+        description="Its number in the order the conversation's messages were written "
+        "(1, 2, 3…, every version counted)."
+    )
+    position: int = Field(
+        description="Its turn: its place on the path through the versions (1 for the first "
+        "turn). Pages' before and after are positions of the caller's path."
+    )
+    line: int = Field(
+        description="The line of versions it was written on (0: the conversation's first)."
+    )
+    parent_id: uuid.UUID | None = Field(
+        description="The message before it on its path; its turn's versions share it."
+    )
+    version: int = Field(description="Which version of its turn it is: 1, 2, 3… as made.")
+    versions: int = Field(
+        default=1,
+        description="How many versions its turn has (on pages and version lists; 1 elsewhere).",
+    )
     role: str
     status: str
     sender: UserRefOut | None
@@ -124,6 +142,31 @@ class MessageIn(Schema):
 class MessagePageOut(OutModel):
     items: list[MessageOut]
     has_more_before: bool
+    has_more_after: bool
+
+
+class VersionOut(MessageOut):
+    shown: bool = Field(description="It is on the path the caller is shown.")
+
+
+class VersionListOut(OutModel):
+    items: list[VersionOut] = Field(description="The turn's versions, in the order made.")
+
+
+class ResendIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    content: str = Field(min_length=1, max_length=CONTENT_MAX_LENGTH)
+    client_message_id: str | None = Field(default=None, max_length=CLIENT_MESSAGE_ID_MAX_LENGTH)
+
+
+class ShownPathOut(OutModel):
+    """The caller's path once a version is picked: the line they are shown and, from the
+    picked turn on, its messages (the rows that change on screen)."""
+
+    line: int
+    position: int = Field(description="The turn whose version was picked.")
+    items: list[MessageOut] = Field(description="The path from that turn on, a page of it.")
     has_more_after: bool
 
 

@@ -18,7 +18,9 @@ from .threads import (
     message_get_for_user,
     message_page,
     message_page_rows,
+    message_versions,
     messages_with_parts,
+    shown_path_from,
     user_can_see_conversation,
 )
 from .usage import UsageGroup, UsageReport, UsageTotals, usage_report
@@ -45,7 +47,9 @@ __all__ = [
     "message_page",
     "message_page_rows",
     "message_search",
+    "message_versions",
     "messages_with_parts",
+    "shown_path_from",
     "usage_report",
     "user_can_see_conversation",
 ]

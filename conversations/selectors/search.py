@@ -28,8 +28,8 @@ from conversations.pagination import decode_cursor, encode_cursor
 from .threads import (
     DEFAULT_PAGE_SIZE,
     EXCERPT_LENGTH,
-    _as_uuid,
     _check_limit,
+    as_uuid,
     conversation_get_for_user,
     peer_name,
 )
@@ -438,7 +438,7 @@ def message_search(
     ranked = _uses_full_text()
     scope = None
     if conversation_id is not None and conversation_id != "":
-        if _as_uuid(conversation_id) is None:
+        if as_uuid(conversation_id) is None:
             raise InvalidInput("conversation_id", "conversation_id must be a UUID.")
         scope = conversation_get_for_user(user=user, conversation_id=conversation_id).pk
 

@@ -27,18 +27,21 @@ from conversations.models import (
     Artifact,
     Conversation,
     ConversationKind,
+    Line,
     Message,
     MessagePart,
     Participant,
 )
 from conversations.models.messages import MessageVisibility
 
+from .paths import Path, path_annotations, version_counts
+
 EXCERPT_LENGTH = 200
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
 
 
-def _as_uuid(value: Any) -> uuid.UUID | None:
+def as_uuid(value: Any) -> uuid.UUID | None:
     if isinstance(value, uuid.UUID):
         return value
     try:
@@ -50,7 +53,7 @@ def _as_uuid(value: Any) -> uuid.UUID | None:
 def _pk_for(user: AbstractBaseUser, value: Any, *, missing: str) -> uuid.UUID:
     """The id asked for, as a UUID; NotFound(`missing`) for one that cannot be an id, or
     for a caller who is not signed in (nothing is anyone's but a user's)."""
-    pk = _as_uuid(value)
+    pk = as_uuid(value)
     if pk is None or not user.is_authenticated:
         raise NotFound(missing)
     return pk
@@ -95,7 +98,7 @@ def conversation_get_for_user(
             conversation__deleted_at__isnull=not deleted,
         )
         .select_related("conversation", "conversation__agent", "conversation__workspace")
-        .annotate(peer_name=peer_name(user))
+        .annotate(peer_name=peer_name(user), **path_annotations())
         .order_by()
         .first()
     )
@@ -104,11 +107,13 @@ def conversation_get_for_user(
     conversation = participant.conversation
     conversation.participant = participant
     conversation.peer_name = participant.peer_name or ""
+    # The path through the versions this person is shown (selectors.paths).
+    conversation.path = Path.of(participant.line, participant.path_ancestry, participant.path_tail)
     return conversation
 
 
 def user_can_see_conversation(*, user: AbstractBaseUser, conversation_id: Any) -> bool:
-    pk = _as_uuid(conversation_id)
+    pk = as_uuid(conversation_id)
     if pk is None or not user.is_authenticated:
         return False
     return Conversation.objects.alive().visible_to(user).filter(pk=pk).exists()
@@ -345,6 +350,11 @@ _MESSAGE_COLUMNS = (
     "id",
     "conversation_id",
     "seq",
+    "position",
+    "line",
+    "version",
+    "next_turn_forks",
+    "parent_id",
     "role",
     "status",
     "content",
@@ -388,43 +398,27 @@ def _attach_parts(messages: list[Message]) -> None:
         message.parts_list = by_message[message.pk]
 
 
-def _page_window(messages, *, before, after, limit, read, newest_seq, message_count):
-    """The rows of a page around a seq anchor, ascending, with whether there are more on
-    each side. `read` turns the sliced queryset into the rows; `newest_seq` is the
-    conversation's message count, where the newest page ends (a number, or an expression
-    the query computes); `message_count(rows)` gives that count, asked for only where the
-    rows cannot tell.
-
-    Each side is read as a seq range of the (conversation, seq) index that holds the page
-    and no more: seq runs 1..message_count without gaps, so the limit + 1 rows beside an
-    anchor are the limit + 1 seqs beside it, and the newest page is the seqs above
-    message_count - (limit + 1). So bounded, the read costs the page whatever the planner
-    believes of the conversation; unbounded, a planner that takes a big conversation for a
-    small one (statistics from before an import) read all of it to sort it. Should a range
-    come back short while seqs exist beyond it (a row removed by hand, an anchor past the
-    end), that side is read again unbounded, which is right whatever the gaps."""
-    span = limit + 1
+def _window(tail: int, *, before: int | None, after: int | None, limit: int) -> tuple[int, int]:
+    """The positions first..last a page shows of a path whose newest position is `tail`:
+    the newest `limit`, those just before `before`, or those just after `after`. Positions
+    run 1..tail without a gap, so the bounds are arithmetic and each side's has_more is
+    first > 1 and last < tail."""
     if after is not None:
-        newer = Q(seq__gt=after)
-        rows = read(messages.filter(newer, seq__lte=after + span).order_by("seq")[:span])
-        count = message_count(rows)
-        if len(rows) < span and after + span < count:
-            rows = read(messages.filter(newer).order_by("seq")[:span])
-        return rows[:limit], min(after, count) >= 1, len(rows) > limit
-    if before is None:
-        older = Q()
-        window = Q(seq__gt=newest_seq - span)
-    else:
-        older = Q(seq__lt=before)
-        window = older & Q(seq__gte=before - span)
-    rows = read(messages.filter(window).order_by("-seq")[:span])
-    count = message_count(rows)
-    lowest = count - limit if before is None else before - span  # the range's first seq
-    if len(rows) < span and lowest > 1:
-        rows = read(messages.filter(older).order_by("-seq")[:span])
-    items = rows[:limit][::-1]
-    newest_shown = items[-1].seq if items else (before or 1) - 1
-    return items, len(rows) > limit, newest_shown < count
+        return after + 1, min(after + limit, tail)
+    last = tail if before is None else min(before - 1, tail)
+    return max(last - limit + 1, 1), last
+
+
+def _read_window(messages, path: Path, first: int, last: int, read) -> tuple[list, Any]:
+    """The rows at positions first..last of `path`, ascending, and the row just before
+    them (its next_turn_forks counts the first row's versions), in one read of the
+    (conversation, line, position) ranges that hold them."""
+    if first > last:
+        return [], None
+    low = max(first - 1, 1)
+    rows = read(messages.filter(path.q(low, last)).order_by("position"))
+    before = rows[0] if rows and rows[0].position < first else None
+    return (rows[1:] if before is not None else rows), before
 
 
 def _check_anchors(before: Any, after: Any) -> tuple[int | None, int | None]:
@@ -444,35 +438,30 @@ def message_page(
     after: int | None = None,
     limit: int = DEFAULT_PAGE_SIZE,
 ) -> MessagePage:
-    """A page of the thread around a seq anchor, as model instances (the thread page):
-    `before` gives the messages just older than it, `after` those just newer, neither the
-    newest page. Each side reads a range of limit + 1 seqs of the (conversation, seq)
-    index (_page_window), so the cost grows neither with the depth nor with the
-    conversation; since seq has no gaps, the other side's `has_more` follows from the seqs
-    themselves."""
+    """A page of the path through the versions that `user` is shown, as model instances
+    (the thread page): `before` gives the messages just older than that position, `after`
+    those just newer, neither the newest page. The participation (with its path) is read
+    first, then the positions of the page as ranges of the (conversation, line, position)
+    index, so the cost grows neither with the depth nor with the versions; since positions
+    have no gaps, each side's `has_more` follows from the numbers."""
     limit = _check_limit(limit)
     before, after = _check_anchors(before, after)
     conversation = conversation_get_for_user(user=user, conversation_id=conversation_id)
+    path = conversation.path
+    first, last = _window(path.tail, before=before, after=after, limit=limit)
     messages = (
         Message.objects.filter(conversation=conversation)
         .select_related("sender", "agent")
         .only(*_PAGE_COLUMNS)
     )
-    items, has_more_before, has_more_after = _page_window(
-        messages,
-        before=before,
-        after=after,
-        limit=limit,
-        read=list,
-        newest_seq=conversation.message_count,
-        message_count=lambda rows: conversation.message_count,
-    )
+    items, previous = _read_window(messages, path, first, last, list)
+    version_counts(items, before=previous, first_turn_forks=conversation.first_turn_forks)
     _attach_parts(items)
     return MessagePage(
         conversation=conversation,
         items=items,
-        has_more_before=has_more_before,
-        has_more_after=has_more_after,
+        has_more_before=min(first - 1, path.tail) >= 1,
+        has_more_after=last < path.tail,
     )
 
 
@@ -484,6 +473,11 @@ class MessageRow(MessageVisibility):
     id: uuid.UUID
     conversation_id: uuid.UUID
     seq: int
+    position: int
+    line: int
+    version: int
+    next_turn_forks: int
+    parent_id: uuid.UUID | None
     role: str
     status: str
     sender: UserRef | None
@@ -509,9 +503,11 @@ class MessageRow(MessageVisibility):
     error_type: str
     is_aborted: bool
     has_parts: bool
-    # The conversation's message count when the row was read, for the page's has_more.
-    message_count: int
     parts_list: list[dict] = field(default_factory=list)
+    # How many versions its turn has (selectors.paths.version_counts), and, in a list of
+    # versions, whether it is on the caller's path.
+    versions: int = 1
+    shown: bool = False
 
 
 # The API's rows (MessageRow) also carry the rest of an assistant turn's usage and ending,
@@ -524,7 +520,6 @@ _ROW_COLUMNS = (
     "finish_reason",
     "is_aborted",
     "has_parts",
-    "conversation__message_count",
 )
 
 _PART_COLUMNS = (
@@ -558,11 +553,19 @@ def _take_artifact(part: dict) -> dict | None:
 def _message_row(values: dict) -> MessageRow:
     sender_id = values.pop("sender__id")
     sender = UserRef(sender_id, values.pop("sender__username"), values.pop("sender__display_name"))
-    return MessageRow(
-        sender=sender if sender_id else None,
-        message_count=values.pop("conversation__message_count"),
-        **values,
-    )
+    return MessageRow(sender=sender if sender_id else None, **values)
+
+
+def _attach_row_parts(rows: list[MessageRow]) -> None:
+    """The parts of those rows that have any (with their artifacts), in one query."""
+    with_parts = {row.id: row for row in rows if row.has_parts}
+    if with_parts:
+        parts = MessagePart.objects.filter(message_id__in=list(with_parts)).order_by(
+            "message_id", "index"
+        )
+        for part in parts.values(*_PART_COLUMNS, *_ARTIFACT_COLUMNS):
+            part["artifact"] = _take_artifact(part)
+            with_parts[part["message_id"]].parts_list.append(part)
 
 
 def message_page_rows(
@@ -573,66 +576,43 @@ def message_page_rows(
     after: int | None = None,
     limit: int = DEFAULT_PAGE_SIZE,
 ) -> MessagePage:
-    """The page message_page gives, as MessageRow values (the API), in as few queries as it
-    can: the messages joined to the caller's participation, which is the permission check
-    (an empty page asks once more, to tell "no messages there" from "not yours"), then the
-    parts of those messages that have any. `conversation` is None on this page."""
+    """The page message_page gives, as MessageRow values (the API): the caller's
+    participation with the path it is shown (the permission check: NotFound when they
+    take no part), the page's positions of that path, then the parts of those messages
+    that have any. `conversation` is None on this page."""
     limit = _check_limit(limit)
     before, after = _check_anchors(before, after)
     pk = _pk_for(user, conversation_id, missing="No such conversation.")
-    messages = (
-        Message.objects.filter(
+    shown = (
+        Participant.objects.filter(
+            user=user,
+            left_at__isnull=True,
             conversation_id=pk,
             conversation__deleted_at__isnull=True,
-            conversation__participants__user=user,
-            conversation__participants__left_at__isnull=True,
         )
+        .annotate(**path_annotations(), first_turn_forks=F("conversation__first_turn_forks"))
+        .values("line", "path_ancestry", "path_tail", "first_turn_forks")
+        .first()
+    )
+    if shown is None:
+        raise NotFound("No such conversation.")
+    path = Path.of(shown["line"], shown["path_ancestry"], shown["path_tail"])
+    first, last = _window(path.tail, before=before, after=after, limit=limit)
+    messages = (
+        Message.objects.filter(conversation_id=pk)
         .annotate(has_parts=Exists(MessagePart.objects.filter(message_id=OuterRef("pk"))))
         .values(*_ROW_COLUMNS)
     )
-
-    def message_count(rows: list[MessageRow]) -> int:
-        if rows:
-            return rows[0].message_count
-        count = (
-            Participant.objects.filter(
-                user=user,
-                left_at__isnull=True,
-                conversation_id=pk,
-                conversation__deleted_at__isnull=True,
-            )
-            .values_list("conversation__message_count", flat=True)
-            .first()
-        )
-        if count is None:
-            raise NotFound("No such conversation.")
-        return count
-
-    items, has_more_before, has_more_after = _page_window(
-        messages,
-        before=before,
-        after=after,
-        limit=limit,
-        read=lambda rows: [_message_row(values) for values in rows],
-        # A subquery, not the joined conversation's column: the planner runs it first and
-        # uses it as the index range's bound, whichever way it joins (with the column it
-        # may scan the conversation's messages and filter them at the join).
-        newest_seq=Subquery(Conversation.objects.filter(pk=pk).order_by().values("message_count")),
-        message_count=message_count,
+    items, previous = _read_window(
+        messages, path, first, last, lambda rows: [_message_row(values) for values in rows]
     )
-    with_parts = {row.id: row for row in items if row.has_parts}
-    if with_parts:
-        parts = MessagePart.objects.filter(message_id__in=list(with_parts)).order_by(
-            "message_id", "index"
-        )
-        for part in parts.values(*_PART_COLUMNS, *_ARTIFACT_COLUMNS):
-            part["artifact"] = _take_artifact(part)
-            with_parts[part["message_id"]].parts_list.append(part)
+    version_counts(items, before=previous, first_turn_forks=shown["first_turn_forks"])
+    _attach_row_parts(items)
     return MessagePage(
         conversation=None,
         items=items,
-        has_more_before=has_more_before,
-        has_more_after=has_more_after,
+        has_more_before=min(first - 1, path.tail) >= 1,
+        has_more_after=last < path.tail,
     )
 
 
@@ -671,3 +651,46 @@ def artifact_get_for_user(*, user: AbstractBaseUser, artifact_id: Any) -> Artifa
     if artifact is None:
         raise NotFound("No such file.")
     return artifact
+
+
+# --- versions of a turn -------------------------------------------------------------------
+
+
+def _turn_versions(message: Message):
+    """The messages that are versions of `message`'s turn: those with its parent at its
+    position (the first turn's: position 1 of line 0 and of the lines forking there)."""
+    versions = Message.objects.filter(conversation_id=message.conversation_id)
+    if message.parent_id is not None:
+        return versions.filter(parent_id=message.parent_id, position=message.position)
+    first_lines = Line.objects.filter(conversation_id=message.conversation_id, fork_position=1)
+    return versions.filter(
+        Q(line=0) | Q(line__in=first_lines.values("number")), position=1, parent__isnull=True
+    )
+
+
+def message_versions(*, user: AbstractBaseUser, message_id: Any) -> list[MessageRow]:
+    """The versions of the turn of a message the user can see, in the order they were made,
+    as MessageRow values with `shown` (on the user's path) and `versions` set; NotFound
+    as message_get_for_user."""
+    message = message_get_for_user(user=user, message_id=message_id)
+    conversation = conversation_get_for_user(user=user, conversation_id=message.conversation_id)
+    rows = [
+        _message_row(values)
+        for values in _turn_versions(message)
+        .annotate(has_parts=Exists(MessagePart.objects.filter(message_id=OuterRef("pk"))))
+        .order_by("version", "seq")
+        .values(*_ROW_COLUMNS)
+    ]
+    _attach_row_parts(rows)
+    for row in rows:
+        row.versions = len(rows)
+        row.shown = conversation.path.holds(row)
+    return rows
+
+
+def shown_path_from(*, user: AbstractBaseUser, conversation_id: Any, position: int, limit: int):
+    """The page of the user's path from `position` on (after position - 1): the rows that
+    change on screen when they pick another version of that turn."""
+    return message_page_rows(
+        user=user, conversation_id=conversation_id, after=max(position - 1, 0), limit=limit
+    )

@@ -21,7 +21,6 @@ from .messages import (
     assistant_message_abort,
     assistant_message_finish,
     assistant_message_progress,
-    assistant_message_restart,
     assistant_message_start,
     assistant_messages_interrupt_stale,
     conversation_create_with_message,
@@ -46,6 +45,7 @@ from .moderation import (
     report_resolve,
 )
 from .transfer import ImportResult, conversation_import
+from .versions import message_resend, reply_version_start, version_show
 from .workspaces import (
     member_add,
     member_remove,
@@ -69,7 +69,6 @@ __all__ = [
     "assistant_message_abort",
     "assistant_message_finish",
     "assistant_message_progress",
-    "assistant_message_restart",
     "assistant_message_start",
     "assistant_messages_interrupt_stale",
     "conversation_create",
@@ -96,15 +95,18 @@ __all__ = [
     "message_part_add",
     "message_post",
     "message_record_usage",
+    "message_resend",
     "message_unhide",
     "participant_add",
     "participant_leave",
     "participant_remove",
     "participant_set_flags",
+    "reply_version_start",
     "report_create",
     "report_dismiss",
     "report_resolve",
     "validate_message_meta",
+    "version_show",
     "workspace_create",
     "workspace_create_personal",
     "workspace_default_for",

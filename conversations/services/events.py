@@ -145,6 +145,10 @@ def message_summary(message: Message) -> dict[str, Any]:
     return {
         "message_id": str(message.pk),
         "seq": message.seq,
+        # Where it is in the thread: its turn, and the line of versions it is on (a tab
+        # shown another line has nothing to add).
+        "position": message.position,
+        "line": message.line,
         "role": message.role,
         "status": message.status,
         "sender_id": str(message.sender_id) if message.sender_id else None,

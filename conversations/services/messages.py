@@ -203,14 +203,43 @@ def derive_title(content: str) -> str:
     return cut + "…"
 
 
-def _append(conversation: Conversation, message: Message) -> Message:
-    """Give `message` the next seq of the locked `conversation` and move its counters.
+def line_tail(conversation_id: Any, line: int) -> tuple[Any, int]:
+    """The newest message of a line, as (id, position); (None, 0) before the first."""
+    newest = (
+        Message.objects.filter(conversation_id=conversation_id, line=line)
+        .order_by("-position")
+        .values_list("pk", "position")
+        .first()
+    )
+    return newest or (None, 0)
 
-    The caller holds the row lock (select_for_update), so seq = message_count + 1 cannot be
-    taken twice, and the UPDATE below commits with the INSERT or not at all.
+
+def _append(
+    conversation: Conversation,
+    message: Message,
+    *,
+    line: int = 0,
+    version_of: Message | None = None,
+    version: int = 1,
+) -> Message:
+    """Give `message` the next seq of the locked `conversation`, the next position of
+    `line` (after that line's newest message, its parent), and move the counters; or, as
+    version number `version` of the turn of `version_of`, that message's position and
+    parent on `line` (a line just made for it: services.versions).
+
+    The caller holds the row lock (select_for_update), so neither seq = message_count + 1
+    nor the line's next position can be taken twice, and the UPDATE below commits with the
+    INSERT or not at all.
     """
     message.conversation = conversation
     message.seq = conversation.message_count + 1
+    message.line = line
+    if version_of is None:
+        message.parent_id, newest = line_tail(conversation.pk, line)
+        message.position = newest + 1
+    else:
+        message.parent_id, message.position = version_of.parent_id, version_of.position
+        message.version = version
     message.save(force_insert=True)
     updates: dict[str, Any] = {
         "message_count": F("message_count") + 1,
@@ -235,6 +264,9 @@ def _append(conversation: Conversation, message: Message) -> Message:
 # The columns the one-statement post computes itself, from the locked conversation row.
 _POST_COMPUTED = {
     "seq": "writable.seq",
+    "line": "writable.line",
+    "position": "writable.position",
+    "parent": "writable.parent_id",
     "created_at": "writable.at",
     "updated_at": "writable.at",
     "completed_at": "writable.at",
@@ -242,7 +274,8 @@ _POST_COMPUTED = {
 
 _POST_SQL = """
 WITH locked AS (
-    SELECT c.id, c.status, c.deleted_at, c.message_count, c.updated_at, p.id AS participant_id
+    SELECT c.id, c.status, c.deleted_at, c.message_count, c.updated_at, p.id AS participant_id,
+        p.line
     FROM conversations_conversation c
     JOIN conversations_participant p
         ON p.conversation_id = c.id AND p.user_id = %s AND p.left_at IS NULL
@@ -250,14 +283,22 @@ WITH locked AS (
     FOR UPDATE OF c
 ), writable AS (
     -- Never earlier than the row's last change: a join that committed while this post
-    -- waited for the lock is before the message (the replay's joined_at rule).
-    SELECT participant_id, message_count + 1 AS seq, GREATEST(%s::timestamptz, updated_at) AS at
-    FROM locked WHERE deleted_at IS NULL AND status <> 'completed'
+    -- waited for the lock is before the message (the replay's joined_at rule). It goes
+    -- after the newest message of the line the poster is shown (its parent).
+    SELECT participant_id, message_count + 1 AS seq, GREATEST(%s::timestamptz, updated_at) AS at,
+        locked.line, COALESCE(tail.position, 0) + 1 AS position, tail.id AS parent_id
+    FROM locked
+    LEFT JOIN LATERAL (
+        SELECT m.id, m.position FROM conversations_message m
+        WHERE m.conversation_id = locked.id AND m.line = locked.line
+        ORDER BY m.position DESC LIMIT 1
+    ) tail ON true
+    WHERE deleted_at IS NULL AND status <> 'completed'
 ), posted AS (
     INSERT INTO conversations_message ({columns}) SELECT {values} FROM writable
     ON CONFLICT (conversation_id, sender_id, client_message_id)
         WHERE client_message_id IS NOT NULL DO NOTHING
-    RETURNING id, seq, created_at
+    RETURNING id, seq, position, line, parent_id, created_at
 ), counted AS (
     UPDATE conversations_conversation c
     SET message_count = posted.seq, last_activity_at = posted.created_at,
@@ -275,6 +316,9 @@ SELECT
     (SELECT status FROM locked),
     (SELECT deleted_at IS NOT NULL FROM locked),
     (SELECT seq FROM posted),
+    (SELECT position FROM posted),
+    (SELECT line FROM posted),
+    (SELECT parent_id FROM posted),
     (SELECT created_at FROM posted),
     (SELECT title FROM counted),
     (SELECT id FROM notified)
@@ -287,6 +331,9 @@ class _PostOutcome:
     status: str
     deleted: bool
     seq: int | None  # None: nothing written
+    position: int | None
+    line: int | None
+    parent_id: Any
     created_at: datetime | None
 
 
@@ -307,7 +354,10 @@ def _post_statement() -> tuple[str, list]:
             bound.append(field)
     event = event_ctes_sql(
         source="FROM posted",
-        data_more=" || jsonb_build_object('seq', posted.seq)",
+        data_more=(
+            " || jsonb_build_object('seq', posted.seq, 'position', posted.position,"
+            " 'line', posted.line)"
+        ),
         time="posted.created_at",
     )
     # The parts are Django's column names and types, and constants; values are parameters.
@@ -322,7 +372,11 @@ def _post_on_postgres(message: Message, *, conversation_id, title: str) -> _Post
     conversation is deleted or completed, or the sender's client_message_id is taken (ON
     CONFLICT: a retry that committed first); the outcome says which."""
     sql, bound = _post_statement()
-    summary = {key: value for key, value in message_summary(message).items() if key != "seq"}
+    summary = {
+        key: value
+        for key, value in message_summary(message).items()
+        if key not in ("seq", "position", "line")
+    }
     params = [
         message.sender_id,
         conversation_id,
@@ -334,8 +388,8 @@ def _post_on_postgres(message: Message, *, conversation_id, title: str) -> _Post
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        found, status, deleted, seq, created_at, _, _ = cursor.fetchone()
-    return _PostOutcome(found > 0, status, bool(deleted), seq, created_at)
+        found, status, deleted, seq, position, line, parent, created_at, _, _ = cursor.fetchone()
+    return _PostOutcome(found > 0, status, bool(deleted), seq, position, line, parent, created_at)
 
 
 def _same_client_message(
@@ -404,6 +458,8 @@ def message_post(
     )
     if outcome.seq is not None:
         message.seq = outcome.seq
+        message.position, message.line = outcome.position, outcome.line
+        message.parent_id = outcome.parent_id
         message.created_at = message.updated_at = message.completed_at = outcome.created_at
         message._state.adding = False
         message.parts_list = []  # a person's message has none: nothing to read for them
@@ -434,7 +490,7 @@ def _post_with_the_orm(
         if existing is not None:
             return existing, False
     _check_open(conversation)
-    _append(conversation, message)
+    _append(conversation, message, line=participant.line)
     # One's own message is read.
     Participant.objects.filter(pk=participant.pk).update(last_read_seq=message.seq)
     _announce(message, "message.created")
@@ -497,12 +553,18 @@ def assistant_message_start(
     model: str = "",
     reply_to: Message | None = None,
     status: str = MessageStatus.STREAMING,
+    line: int = 0,
+    version_of: Message | None = None,
+    version: int = 1,
+    locked: bool = False,
 ) -> Message:
     """The assistant's turn, appended empty (pending or streaming) before the first token,
-    so that its place in the thread is fixed and a crash leaves a visible record."""
+    so that its place in the thread is fixed and a crash leaves a visible record: at the
+    end of `line`, or as a new version of `version_of`'s turn (see _append)."""
     if status not in (MessageStatus.PENDING, MessageStatus.STREAMING):
         raise InvalidInput("status", "An assistant turn starts pending or streaming.")
-    conversation = lock_conversation(conversation)
+    if not locked:
+        conversation = lock_conversation(conversation)
     _check_open(conversation)
     if reply_to is not None and reply_to.conversation_id != conversation.pk:
         raise InvalidInput(
@@ -518,6 +580,9 @@ def assistant_message_start(
             model=model or (agent.model if agent else ""),
             reply_to=reply_to,
         ),
+        line=line,
+        version_of=version_of,
+        version=version,
     )
     _announce(message, "message.created")
     return message
@@ -834,67 +899,6 @@ def assistant_message_abort(*, message: Message, actor: AbstractBaseUser) -> Mes
         message.is_aborted = True
         message.save(update_fields=["is_aborted", "updated_at"])
         event_signal({"type": "_abort", "message_id": str(message.pk)})
-    return message
-
-
-@transaction.atomic
-def assistant_message_restart(
-    *, message: Message, agent: Agent | None = None, model: str | None = None
-) -> Message:
-    """Regenerate: the conversation's last turn, an assistant's, starts over in its place.
-    The previous answer is kept in meta["previous_versions"]; its usage, tool time and tool
-    counts leave the conversation's totals. `agent` and `model`, when given, are who answers
-    now (the snapshots of the new version: the endpoint may have changed since, say from
-    none configured to one)."""
-    message = _lock_message(message)
-    conversation = lock_conversation(message.conversation)
-    if message.role != MessageRole.ASSISTANT or message.seq != conversation.message_count:
-        raise Conflict(gettext("Only the last turn, an assistant's, can be regenerated."))
-    if message.status in GENERATING:
-        raise Conflict(gettext("This turn is still being generated."))
-    message_record_usage(message=message, usage=Usage())
-    parts = list(message.parts.all())
-    counts = dict(conversation.tool_counts)
-    for part in parts:
-        if part.type == PartType.TOOL_CALL and counts.get(part.tool_name):
-            counts[part.tool_name] -= 1
-            if not counts[part.tool_name]:
-                del counts[part.tool_name]
-    tool_time = sum(part.tool_duration_ms or 0 for part in parts)
-    Conversation.objects.filter(pk=conversation.pk).update(
-        tool_counts=counts,
-        total_tool_time_ms=F("total_tool_time_ms") - tool_time,
-        last_activity_at=timezone.now(),
-    )
-    message.parts.all().delete()
-    message.refresh_from_db()
-    previous = {
-        "content": message.content,
-        "model": message.model,
-        "status": message.status,
-        "error_type": message.error_type,
-        "completed_at": message.completed_at.isoformat() if message.completed_at else None,
-    }
-    message.meta = {
-        **message.meta,
-        "previous_versions": [*message.meta.get("previous_versions", []), previous][-10:],
-    }
-    if agent is not None:
-        message.agent, message.provider = agent, agent.provider
-    if model is not None:
-        message.model = model
-    message.content = ""
-    message.status = MessageStatus.STREAMING
-    message.completed_at = None
-    message.latency_ms = message.ttft_ms = None
-    message.prompt_tokens = message.completion_tokens = message.total_tokens = None
-    message.cached_input_tokens = message.reasoning_tokens = None
-    message.error = message.error_type = ""
-    message.error_details = {}
-    message.is_aborted = False
-    message.finish_reason = ""
-    message.save()
-    _announce(message, "message.updated")
     return message
 
 

@@ -335,6 +335,8 @@ class _MessageWriter:
             id=uuid.uuid4(),
             conversation=self.conversation,
             seq=self.count,
+            position=self.count,
+            parent_id=self.messages[-1].id if self.messages else None,
             role=plan.role,
             status=plan.status,
             sender=sender,

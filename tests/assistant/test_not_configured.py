@@ -87,23 +87,29 @@ def test_retry_without_a_model_saves_the_error_again(unconfigured, alice, conver
     turn = last_turn(conversation)
     response = browser(alice).post(f"/m/{turn.pk}/retry")
     assert response.status_code == 302
-    assert response["Location"] == f"/c/{conversation.pk}/#m2"
+    # A new version of the turn, shown at its place; the first one is kept.
+    assert response["Location"] == f"/c/{conversation.pk}/#m3"
+    retried = last_turn(conversation)
+    assert retried.status == MessageStatus.ERROR and retried.error_type == "not_configured"
+    assert (retried.position, retried.version, retried.parent_id) == (2, 2, turn.parent_id)
     turn.refresh_from_db()
-    assert turn.status == MessageStatus.ERROR and turn.error_type == "not_configured"
-    assert len(turn.meta["previous_versions"]) == 1  # regenerated in place, not appended
-    assert Message.objects.filter(conversation=conversation).count() == 2
+    assert turn.error_type == "not_configured"
+    assert Message.objects.filter(conversation=conversation).count() == 3
 
 
 @pytest.mark.django_db
-def test_only_the_last_turn_has_a_retry(unconfigured, alice, conversation, post):
+def test_an_earlier_failed_turn_can_be_retried_too(unconfigured, alice, conversation, post):
     generation.prepare_reply(user=alice, conversation_id=conversation.pk)
     failed = last_turn(conversation)
     post(conversation, "Anyone?")
     page = browser(alice).get(f"/c/{conversation.pk}/").content.decode()
-    assert retry_button(page) is None
+    assert retry_button(page) is not None
     browser(alice).post(f"/m/{failed.pk}/retry")
-    failed.refresh_from_db()
-    assert "previous_versions" not in failed.meta  # refused: not the last turn
+    retried = last_turn(conversation)
+    assert (retried.position, retried.version) == (failed.position, 2)
+    # Alice is shown the new version, where the path ends: "Anyone?" stays on the old one.
+    page = browser(alice).get(f"/c/{conversation.pk}/").content.decode()
+    assert "Anyone?" not in page
 
 
 @pytest.mark.django_db
@@ -111,8 +117,7 @@ def test_outsider_cannot_retry(unconfigured, alice, charlie, conversation):
     generation.prepare_reply(user=alice, conversation_id=conversation.pk)
     turn = last_turn(conversation)
     assert browser(charlie).post(f"/m/{turn.pk}/retry").status_code == 404
-    turn.refresh_from_db()
-    assert "previous_versions" not in turn.meta
+    assert Message.objects.filter(conversation=conversation).count() == 2
 
 
 @pytest.mark.django_db(transaction=True)
@@ -141,7 +146,11 @@ def test_retry_once_a_model_is_configured_writes_the_reply(
 
     response = asyncio.run(main())
     assert response.status_code == 302
+    # A new version is written by the configured model; the failed one keeps its reason.
+    retried = last_turn(conversation)
+    assert retried.pk != turn.pk and retried.position == turn.position
+    assert retried.status == MessageStatus.COMPLETE, retried.error
+    assert retried.content == "Now I can answer." and retried.error_type == ""
+    assert retried.model == "fake-model"
     turn.refresh_from_db()
-    assert turn.status == MessageStatus.COMPLETE, turn.error
-    assert turn.content == "Now I can answer." and turn.error_type == ""
-    assert turn.model == "fake-model"
+    assert turn.error_type == "not_configured"

@@ -267,7 +267,7 @@ def test_a_client_that_disconnects_does_not_stop_the_answer(server, tokens, fake
     assert saved["content"] == "one two three four five six seven eight"
 
 
-def test_regenerate_replaces_the_last_assistant_turn(server, tokens, fake):
+def test_regenerate_writes_a_new_version_of_the_last_assistant_turn(server, tokens, fake):
     fake.script(text_reply("First try."), text_reply("Second try."))
     conversation_id = new_conversation(server, tokens["alice"])
     reply(server, tokens["alice"], conversation_id)
@@ -275,8 +275,11 @@ def test_regenerate_replaces_the_last_assistant_turn(server, tokens, fake):
     events = reply(server, tokens["alice"], conversation_id, regenerate=True)
     assert events[-1][0] == "message.completed"
     second = last_message(server, tokens["alice"], conversation_id)
-    assert second["id"] == first["id"] and second["seq"] == first["seq"]
-    assert second["content"] == "Second try."
+    assert second["id"] != first["id"] and second["position"] == first["position"]
+    assert (second["content"], second["version"], second["versions"]) == ("Second try.", 2, 2)
+    with client(server, tokens["alice"]) as api:
+        versions = api.get(f"/api/v1/messages/{second['id']}/versions").json()["items"]
+    assert [version["content"] for version in versions] == ["First try.", "Second try."]
 
 
 def test_reply_refusals(server, tokens, database):

@@ -170,14 +170,14 @@ def test_message_page_query_count_does_not_grow_with_the_page(
         if number % 2:
             part = services.message_part_add(message=message, type="file")
             services.artifact_create(part=part, kind="file", data=b"x", path=f"f{number}.txt")
-    # Session, user, the messages joined to alice's participation, the parts of those that
-    # have any (with their artifacts).
-    with django_assert_num_queries(4):
+    # Session, user, alice's participation with the path she is shown, the messages at
+    # the page's positions of it, the parts of those that have any (with their artifacts).
+    with django_assert_num_queries(5):
         page = client.get(url(group), {"limit": 5}).json()["items"]
     assert len(page) == 5
     # The newest five: m45 to m49; the odd ones have a part.
     assert [len(item["parts"]) for item in page] == [1, 0, 1, 0, 1]
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         assert len(client.get(url(group), {"limit": 50}).json()["items"]) == 50
 
 
@@ -187,7 +187,7 @@ def test_message_page_without_parts_skips_the_parts_query(
     client = client_for(alice)
     for number in range(10):
         post(group, f"m{number}")
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         assert len(client.get(url(group)).json()["items"]) == 10
 
 
@@ -320,9 +320,9 @@ def test_a_page_tells_each_assistant_turns_usage_timing_and_ending(
         latency_ms=300,
     )
     client = client_for(alice)
-    # Session, user, the messages joined to alice's participation: the new fields are
-    # columns of the same rows, not another query.
-    with django_assert_num_queries(3):
+    # Session, user, alice's path, the messages: the new fields are columns of the same
+    # rows, not another query.
+    with django_assert_num_queries(4):
         items = client.get(url(group)).json()["items"]
     complete, failed = items[1], items[3]
     assert complete["status"] == "complete"

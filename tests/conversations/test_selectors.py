@@ -276,15 +276,16 @@ def test_message_page_costs_three_queries_whatever_the_parts(alice, group, post)
     assert [len(message.visible_parts) for message in page.items] == [0, 6]
 
 
-def test_message_page_rows_match_the_page_in_two_queries(alice, group, post):
+def test_message_page_rows_match_the_page_in_three_queries(alice, group, post):
     post(group, "plain")
     turn = services.assistant_message_start(conversation=group, agent=None)
     services.message_part_add(message=turn, type="text", content={"text": "hi"})
     services.message_part_add(message=turn, type="tool_call", tool_name="search")
     with CaptureQueriesContext(connection) as queries:
         rows = selectors.message_page_rows(user=alice, conversation_id=group.pk)
-    # The messages joined to the participation; the parts of the one that has any.
-    assert len(queries) == 2
+    # The participation with its path; the messages of the page's positions; the parts of
+    # the one that has any.
+    assert len(queries) == 3
     page = selectors.message_page(user=alice, conversation_id=group.pk)
     assert (rows.has_more_before, rows.has_more_after) == (
         page.has_more_before,

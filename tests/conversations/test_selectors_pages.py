@@ -1,6 +1,6 @@
-"""Reading a page of the thread as a bounded seq range: the right page where seq has gaps,
-a fixed number of queries at any depth, and, on PostgreSQL, an index range of the page's
-rows whatever the planner's statistics say."""
+"""Reading a page of the thread as bounded position ranges: a fixed number of queries at any
+depth, and, on PostgreSQL, an index range of the page's rows whatever the planner's
+statistics say. (Pages across versions: tests/conversations/test_versions.py.)"""
 
 import json
 
@@ -27,6 +27,7 @@ def import_messages(conversation, count, sender):
             Message(
                 conversation=conversation,
                 seq=seq,
+                position=seq,
                 role=MessageRole.USER,
                 status=MessageStatus.COMPLETE,
                 sender=sender,
@@ -44,68 +45,6 @@ def import_messages(conversation, count, sender):
 
 def seqs(page):
     return [message.seq for message in page.items]
-
-
-# --- seq with gaps --------------------------------------------------------------------------
-
-# Nothing the app does removes one message row (a purge removes the whole conversation),
-# but a row deleted by hand must not cost the reader its page: a bounded range that comes
-# back short is read again.
-REMOVED = {*range(45, 61), *range(100, 105)}
-
-
-@pytest.fixture
-def gappy(alice, group):
-    import_messages(group, 120, alice)
-    Message.objects.filter(conversation=group, seq__in=REMOVED).delete()
-    return group
-
-
-def remaining_before(before, limit):
-    older = [seq for seq in range(1, 121) if seq not in REMOVED and seq < before]
-    return older[-limit:], len(older) > limit
-
-
-def remaining_after(after, limit):
-    newer = [seq for seq in range(1, 121) if seq not in REMOVED and seq > after]
-    return newer[:limit], len(newer) > limit
-
-
-@pytest.mark.parametrize("read", PAGE_READERS)
-@pytest.mark.parametrize(
-    ("before", "limit"),
-    [
-        (None, 50),  # the newest range 70..120 lacks 100..104
-        (None, 10),  # 110..120: whole
-        (71, 50),  # 20..70 lacks 45..60; 1..19 lie below
-        (61, 10),  # 50..60: none left
-        (30, 50),  # 1..29: whole, nothing below
-        (1000, 50),  # an anchor past the end: the newest messages
-    ],
-)
-def test_page_before_is_right_across_gaps(alice, gappy, read, before, limit):
-    page = read(user=alice, conversation_id=gappy.pk, before=before, limit=limit)
-    expected, has_more = remaining_before(before or 121, limit)
-    assert seqs(page) == expected
-    assert page.has_more_before == has_more
-
-
-@pytest.mark.parametrize("read", PAGE_READERS)
-@pytest.mark.parametrize(
-    ("after", "limit"),
-    [
-        (30, 50),  # 31..81 lacks 45..60; 82..120 lie above
-        (40, 10),  # 41..51 holds only 41..44
-        (90, 50),  # 91..141 holds all there is
-        (0, 100),  # all the thread there is, in one page
-        (120, 50),  # nothing newer
-    ],
-)
-def test_page_after_is_right_across_gaps(alice, gappy, read, after, limit):
-    page = read(user=alice, conversation_id=gappy.pk, after=after, limit=limit)
-    expected, has_more = remaining_after(after, limit)
-    assert seqs(page) == expected
-    assert page.has_more_after == has_more
 
 
 # --- the cost -------------------------------------------------------------------------------
@@ -134,9 +73,9 @@ def test_a_page_costs_the_same_queries_at_any_depth(alice, long_thread, anchor, 
     assert len(queries) == 3, [query["sql"] for query in queries.captured_queries]
     with CaptureQueriesContext(connection) as queries:
         rows = selectors.message_page_rows(user=alice, conversation_id=long_thread.pk, **anchor)
-    # The messages joined to the participation (none has parts): a gapless range is read
-    # once, never again unbounded.
-    assert len(queries) == 1, [query["sql"] for query in queries.captured_queries]
+    # The participation with its path, then the messages (none has parts): a gapless range
+    # of positions is read once.
+    assert len(queries) == 2, [query["sql"] for query in queries.captured_queries]
     assert seqs(rows) == seqs(page) == list(shown)
     assert (rows.has_more_before, rows.has_more_after) == (
         page.has_more_before,

@@ -51,6 +51,7 @@ def add_filler(conversation, sender, count):
         Message(
             conversation=conversation,
             seq=100_000 + number,
+            position=100_000 + number,
             role="user",
             sender=sender,
             content=f"ordinary message {number}",

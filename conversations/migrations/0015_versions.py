@@ -1,0 +1,250 @@
+"""Versions of a turn (docs/data-model.md, "Versions of a turn").
+
+Every existing message gets its place on the conversation's first line (position = seq,
+line 0) and its parent, the message before it. An answer regenerated before versions
+existed kept its earlier texts in meta["previous_versions"]: each becomes a real version of
+that turn, a message on a line of its own forking there, numbered before the answer that
+replaced it (they were written first); the later messages' seqs, the conversation's count
+and the read markers move up to make room, in the order the versions were written. Going
+back drops the columns; earlier versions made since are lost with them."""
+
+import uuid
+
+import django.db.models.deletion
+import django.utils.timezone
+from django.conf import settings
+from django.db import migrations, models
+from django.db.models import F, OuterRef, Subquery
+from django.utils.dateparse import parse_datetime
+
+# Far above any seq, so that moving a conversation's later seqs up never meets one taken.
+SEQ_SHIFT = 1_000_000_000
+STATUSES = ("complete", "error")
+
+
+def place_every_message(apps, schema_editor):
+    Message = apps.get_model("conversations", "Message")
+    Message.objects.update(position=F("seq"))
+    before = Message.objects.filter(
+        conversation_id=OuterRef("conversation_id"), seq=OuterRef("seq") - 1
+    ).values("id")[:1]
+    Message.objects.filter(seq__gt=1).update(parent=Subquery(before))
+
+
+def previous_versions_become_versions(apps, schema_editor):
+    Message = apps.get_model("conversations", "Message")
+    Conversation = apps.get_model("conversations", "Conversation")
+    Participant = apps.get_model("conversations", "Participant")
+    Line = apps.get_model("conversations", "Line")
+    regenerated = (
+        Message.objects.filter(meta__has_key="previous_versions")
+        .order_by("conversation_id", "-seq")
+        .values_list("pk", flat=True)
+    )
+    for pk in list(regenerated.iterator()):
+        message = Message.objects.get(pk=pk)
+        previous = [
+            version
+            for version in message.meta.get("previous_versions") or []
+            if isinstance(version, dict)
+        ]
+        meta = {key: value for key, value in message.meta.items() if key != "previous_versions"}
+        if not previous:
+            Message.objects.filter(pk=pk).update(meta=meta)
+            continue
+        conversation = Conversation.objects.get(pk=message.conversation_id)
+        count = len(previous)
+        later = Message.objects.filter(conversation_id=conversation.pk, seq__gte=message.seq)
+        later.update(seq=F("seq") + SEQ_SHIFT + count)
+        later.update(seq=F("seq") - SEQ_SHIFT)
+        Participant.objects.filter(
+            conversation_id=conversation.pk, last_read_seq__gte=message.seq
+        ).update(last_read_seq=F("last_read_seq") + count)
+        for index, version in enumerate(previous):
+            number = conversation.line_count + index + 1
+            Line.objects.create(
+                conversation_id=conversation.pk,
+                number=number,
+                parent_line=message.line,
+                fork_position=message.position,
+                ancestry=[[0, 1], [number, message.position]],
+            )
+            written = parse_datetime(str(version.get("completed_at") or "")) or message.created_at
+            status = version.get("status") if version.get("status") in STATUSES else "complete"
+            Message.objects.create(
+                conversation_id=conversation.pk,
+                seq=message.seq + index,
+                position=message.position,
+                line=number,
+                parent_id=message.parent_id,
+                version=index + 1,
+                role=message.role,
+                status=status,
+                agent_id=message.agent_id,
+                provider=message.provider,
+                model=str(version.get("model") or "")[:200],
+                content=str(version.get("content") or ""),
+                reply_to_id=message.reply_to_id,
+                error_type=str(version.get("error_type") or "")[:30] if status == "error" else "",
+                created_at=written,
+                completed_at=written,
+            )
+        Message.objects.filter(pk=pk).update(meta=meta, version=count + 1)
+        if message.parent_id is None:
+            Conversation.objects.filter(pk=conversation.pk).update(
+                first_turn_forks=F("first_turn_forks") + count
+            )
+        else:
+            Message.objects.filter(pk=message.parent_id).update(
+                next_turn_forks=F("next_turn_forks") + count
+            )
+        Conversation.objects.filter(pk=conversation.pk).update(
+            line_count=F("line_count") + count, message_count=F("message_count") + count
+        )
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("conversations", "0014_shared_workspace"),
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+    ]
+
+    operations = [
+        migrations.CreateModel(
+            name="Line",
+            fields=[
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("number", models.PositiveIntegerField()),
+                ("parent_line", models.PositiveIntegerField()),
+                ("fork_position", models.PositiveIntegerField()),
+                ("ancestry", models.JSONField()),
+            ],
+            options={
+                "ordering": ["conversation", "number"],
+            },
+        ),
+        migrations.AddField(
+            model_name="line",
+            name="conversation",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="lines",
+                to="conversations.conversation",
+            ),
+        ),
+        migrations.AddField(
+            model_name="conversation",
+            name="first_turn_forks",
+            field=models.PositiveIntegerField(default=0),
+        ),
+        migrations.AddField(
+            model_name="conversation",
+            name="line_count",
+            field=models.PositiveIntegerField(default=0),
+        ),
+        migrations.AddField(
+            model_name="message",
+            name="line",
+            field=models.PositiveIntegerField(default=0),
+        ),
+        migrations.AddField(
+            model_name="message",
+            name="next_turn_forks",
+            field=models.PositiveIntegerField(default=0),
+        ),
+        migrations.AddField(
+            model_name="message",
+            name="parent",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.DO_NOTHING,
+                related_name="+",
+                to="conversations.message",
+            ),
+        ),
+        migrations.AddField(
+            model_name="message",
+            name="position",
+            field=models.PositiveIntegerField(null=True),
+        ),
+        migrations.AddField(
+            model_name="message",
+            name="version",
+            field=models.PositiveIntegerField(default=1),
+        ),
+        migrations.AddField(
+            model_name="participant",
+            name="line",
+            field=models.PositiveIntegerField(default=0),
+        ),
+        migrations.AddField(
+            model_name="participant",
+            name="recent_lines",
+            field=models.JSONField(blank=True, default=list),
+        ),
+        migrations.RunPython(place_every_message, migrations.RunPython.noop, elidable=True),
+        migrations.AlterField(
+            model_name="message",
+            name="position",
+            field=models.PositiveIntegerField(),
+        ),
+        migrations.AddIndex(
+            model_name="message",
+            index=models.Index(
+                condition=models.Q(("parent__isnull", False)),
+                fields=["parent"],
+                name="message_parent",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="message",
+            constraint=models.UniqueConstraint(
+                fields=("conversation", "line", "position"), name="message_line_position_unique"
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="message",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("position__gte", 1)), name="message_position_positive"
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="message",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("version__gte", 1)), name="message_version_positive"
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="line",
+            constraint=models.UniqueConstraint(
+                fields=("conversation", "number"), name="line_number_unique"
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="line",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("number__gte", 1)), name="line_number_positive"
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="line",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("fork_position__gte", 1)), name="line_fork_position_positive"
+            ),
+        ),
+        migrations.RunPython(previous_versions_become_versions, migrations.RunPython.noop),
+    ]
