@@ -21,6 +21,7 @@ from .messages import (
 )
 from .moderation import AuditEvent, Report, ReportReason, ReportStatus
 from .parts import Artifact, ArtifactKind, MessagePart, PartType
+from .revisions import MessageRevision
 from .workspaces import Invitation, InvitationStatus, Membership, Workspace, WorkspaceRole
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "Message",
     "MessageErrorType",
     "MessagePart",
+    "MessageRevision",
     "MessageRole",
     "MessageStatus",
     "PartType",
