@@ -48,3 +48,17 @@ def decode_time_id_cursor(kind: str, cursor: str | None) -> tuple[datetime, uuid
         return datetime.fromisoformat(moment), uuid.UUID(pk)
     except (TypeError, ValueError):
         raise BadCursor("The cursor is not valid; start again from the first page.") from None
+
+
+def encode_number_cursor(kind: str, number: int) -> str:
+    """The keyset of a list by a number, newest first (a message's revisions)."""
+    return encode_cursor(kind, [number])
+
+
+def decode_number_cursor(kind: str, cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    (number,) = decode_cursor(kind, cursor, length=1)
+    if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+        raise BadCursor("The cursor is not valid; start again from the first page.")
+    return number

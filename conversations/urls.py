@@ -17,6 +17,7 @@ urlpatterns = [
     path("m/<uuid:message_id>/report", views.report, name="report"),
     path("m/<uuid:message_id>/source", views.message_source, name="message_source"),
     path("m/<uuid:message_id>/edit", views.edit_message, name="edit_message"),
+    path("m/<uuid:message_id>/history", views.message_history, name="message_history"),
     path("m/<uuid:message_id>/delete", views.delete_message, name="delete_message"),
     path("m/<uuid:message_id>/retry", views.retry, name="retry"),
     path("artifacts/<uuid:artifact_id>", views.artifact, name="artifact"),

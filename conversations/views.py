@@ -23,7 +23,12 @@ from conversations.downloads import artifact_response
 from conversations.exceptions import BadCursor, ChatError, NotFound, RateLimited
 from conversations.forms import ConversationForm, MessageForm, RenameForm, ReportForm
 from conversations.models import TITLE_MAX_LENGTH, Agent, ConversationKind, Workspace
-from conversations.pagination import decode_time_id_cursor, encode_time_id_cursor
+from conversations.pagination import (
+    decode_number_cursor,
+    decode_time_id_cursor,
+    encode_number_cursor,
+    encode_time_id_cursor,
+)
 from conversations.selectors.people import (
     agents_for_user,
     users_by_usernames,
@@ -527,6 +532,40 @@ def edit_message(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
         "thread_url": thread_url,
     }
     return render(request, "conversations/edit.html", context)
+
+
+@login_required
+@require_GET
+def message_history(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
+    """A message's edit history, linked from its "edited" marker: the text now and, newest
+    first, the texts its edits replaced (`?cursor=` for older ones). Participants only; a
+    deleted or hidden message shows that it is, and no text (docs/data-model.md)."""
+    try:
+        before = decode_number_cursor("revisions", request.GET.get("cursor") or None)
+    except BadCursor:
+        before = None  # an old or edited link: the newest page is the useful answer
+    try:
+        history = selectors.message_history_for_user(
+            user=request.user, message_id=message_id, before=before, limit=THREAD_PAGE
+        )
+    except NotFound:
+        raise Http404("No such message.") from None
+    message = history.message
+    thread_url = (
+        reverse("conversations:thread", args=[message.conversation_id]) + f"#m{message.seq}"
+    )
+    older_query = None
+    if history.has_more:
+        older_query = urlencode({"cursor": encode_number_cursor("revisions", history.next_before)})
+    context = {
+        **sidebar_context(request, current=message.conversation),
+        "message": message,
+        "history": history,
+        "is_older_page": before is not None,
+        "older_query": older_query,
+        "thread_url": thread_url,
+    }
+    return render(request, "conversations/history.html", context)
 
 
 @login_required

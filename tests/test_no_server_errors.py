@@ -701,6 +701,7 @@ def test_every_page_and_form_survives_bad_input(world, make_user):
         reverse("conversations:rows", args=[group.pk]): ["before", "after"],
         reverse("conversations:thread", args=[world["assistant"].pk]): ["before"],
         reverse("conversations:report", args=[message]): [],
+        reverse("conversations:message_history", args=[message]): ["cursor", "filter"],
         reverse("settings"): [],
         reverse("conversations:workspaces"): [],
         reverse("conversations:workspace", args=[group.workspace.slug]): ["q", "cursor"],

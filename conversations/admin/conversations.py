@@ -186,6 +186,7 @@ class ConversationAdmin(ModerationAdmin, LargeTableAdmin):
                 if conversation.deleted_at
                 else "not in the trash: it cannot be purged until it is",
                 f"{counts.messages} messages and {counts.parts} message parts",
+                f"{counts.revisions} earlier texts of edited messages",
                 f"{counts.artifacts} artifacts ({counts.artifact_bytes:,} bytes of files)",
                 f"{counts.reports} reports, {counts.participants} participants, "
                 f"{counts.events} live-update events",

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from conversations import services
-from conversations.models import Artifact, Conversation, Message, MessagePart
+from conversations.models import Artifact, Conversation, Message, MessagePart, MessageRevision
 
 from .base import (
     ExactSearchMixin,
@@ -74,6 +74,21 @@ class MessagePartInline(ReadOnlyInline):
         return f"{artifact.path or artifact.file.name} ({artifact.size:,} bytes)"
 
 
+class MessageRevisionInline(ReadOnlyInline):
+    """The texts the message's edits replaced, oldest first, in full: whoever may read the
+    message (view_message) reads them; nobody changes or removes one here."""
+
+    model = MessageRevision
+    fields = ["number", "content", "created_at"]
+    verbose_name = "earlier text"
+    verbose_name_plural = "earlier texts (each replaced by an edit at the time shown)"
+    # Revisions have no page of their own: they are read here, with their message.
+    show_change_link = False
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("conversations.view_message")
+
+
 EXCERPT_LENGTH = 120
 
 
@@ -102,7 +117,7 @@ class MessageAdmin(ModerationAdmin, LargeTableAdmin):
         "A message or conversation id, or the exact username of a sender. Within one "
         "conversation, also words of the text."
     )
-    inlines = [MessagePartInline]
+    inlines = [MessageRevisionInline, MessagePartInline]
     actions = ["hide_selected", "unhide_selected"]
     object_acts = {"hide": ("hide", "_hide"), "unhide": ("hide", "_unhide")}
     fieldsets = [

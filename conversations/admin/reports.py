@@ -7,7 +7,7 @@ from django.db.models.functions import Substr
 from django.utils.html import format_html
 
 from conversations import services
-from conversations.models import Message, Report, ReportStatus
+from conversations.models import Message, MessageRevision, Report, ReportStatus
 
 from .base import (
     ExactSearchMixin,
@@ -61,6 +61,7 @@ class ReportAdmin(ExactSearchMixin, ModerationAdmin, LargeTableAdmin):
     ]
 
     list_defer = [
+        "content_snapshot",
         "message__content",
         "message__meta",
         "message__error_details",
@@ -81,7 +82,8 @@ class ReportAdmin(ExactSearchMixin, ModerationAdmin, LargeTableAdmin):
         return (
             super()
             .get_queryset(request)
-            .annotate(message_text=Substr("message__content", 1, EXCERPT_LENGTH))
+            # The text as reported: what its author may have edited since is on the page.
+            .annotate(message_text=Substr("content_snapshot", 1, EXCERPT_LENGTH))
         )
 
     @admin.display(description="report", ordering="status")
@@ -89,7 +91,7 @@ class ReportAdmin(ExactSearchMixin, ModerationAdmin, LargeTableAdmin):
         """What was reported and where it stands ("Spam · open"), in one column."""
         return f"{report.get_reason_display()} · {report.get_status_display().lower()}"
 
-    @admin.display(description="message")
+    @admin.display(description="message as reported")
     def message_excerpt(self, report):
         text = report.message_text or ""
         if len(text) == EXCERPT_LENGTH:
@@ -121,6 +123,12 @@ class ReportAdmin(ExactSearchMixin, ModerationAdmin, LargeTableAdmin):
         return {
             "report": report,
             "reported_message": message,
+            # Edited since the report: the page shows the text now beside the snapshot.
+            "edited_since_report": message.edited_at is not None
+            and message.edited_at > report.created_at,
+            # Every earlier text, newest first (in full: editing a reported message away
+            # must hide nothing from the moderator).
+            "revisions": list(MessageRevision.objects.filter(message=message).order_by("-number")),
             "context_messages": around,
             "conversation": message.conversation,
             "thread_url": changelist_url(Message, conversation=message.conversation_id),

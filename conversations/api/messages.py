@@ -10,10 +10,12 @@ from chatapp import ratelimit
 from conversations import selectors, services
 from conversations.downloads import artifact_response
 from conversations.models import Conversation
+from conversations.pagination import decode_number_cursor, encode_number_cursor
 from conversations.schemas import (
     ERRORS,
     LIMITED_ERRORS,
     ErrorOut,
+    MessageHistoryOut,
     MessageIn,
     MessageOut,
     MessagePageOut,
@@ -142,6 +144,40 @@ def delete_message(request: HttpRequest, message_id: uuid.UUID):
     message = selectors.message_get_for_user(user=request.auth, message_id=message_id)
     services.message_delete(message=message, actor=request.auth)
     return Status(204, None)
+
+
+class RevisionPageQuery(Schema):
+    cursor: str | None = Field(default=None, max_length=500)
+    limit: int = Field(default=selectors.DEFAULT_PAGE_SIZE, ge=1, le=selectors.MAX_PAGE_SIZE)
+
+
+@router.get(
+    "/messages/{message_id}/revisions",
+    response={200: MessageHistoryOut, 400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+)
+def list_revisions(request: HttpRequest, message_id: uuid.UUID, query: Query[RevisionPageQuery]):
+    """A message's edit history: its text now (`current`) and, newest first, the texts its
+    edits replaced (`items`, a cursor page), each with when it was written and replaced.
+    Participants only (404 for anyone else). A deleted or hidden message shows no text:
+    `current` is null and `items` empty."""
+    history = selectors.message_history_for_user(
+        user=request.auth,
+        message_id=message_id,
+        before=decode_number_cursor("revisions", query.cursor),
+        limit=query.limit,
+    )
+    return {
+        "message_id": history.message_id,
+        "is_deleted": history.is_deleted,
+        "is_hidden": history.is_hidden,
+        "edited_at": history.edited_at,
+        "current": history.current,
+        "items": history.items,
+        "has_more": history.has_more,
+        "next_cursor": encode_number_cursor("revisions", history.next_before)
+        if history.has_more
+        else None,
+    }
 
 
 @router.post("/messages/{message_id}/report", response={200: ReportOut, 201: ReportOut, **ERRORS})

@@ -22,6 +22,7 @@ from .messages import (
 )
 from .moderation import AuditEvent, Report, ReportReason, ReportStatus
 from .parts import Artifact, ArtifactKind, MessagePart, PartType
+from .revisions import MessageRevision
 from .workspaces import Invitation, InvitationStatus, Membership, Workspace, WorkspaceRole
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "Message",
     "MessageErrorType",
     "MessagePart",
+    "MessageRevision",
     "MessageRole",
     "MessageStatus",
     "PartType",

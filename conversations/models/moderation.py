@@ -37,6 +37,9 @@ class Report(TimestampedModel):
     )
     reason = models.CharField(max_length=12, choices=ReportReason.choices)
     note = models.TextField(blank=True)
+    # The message's text when it was reported, kept whatever its author does after
+    # (edits, deleting it): moderators judge what the reporter saw.
+    content_snapshot = models.TextField(blank=True)
     status = models.CharField(
         max_length=10, choices=ReportStatus.choices, default=ReportStatus.OPEN
     )

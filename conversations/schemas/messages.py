@@ -176,6 +176,39 @@ class MessagePatchIn(Schema):
     content: str = Field(min_length=1, max_length=CONTENT_MAX_LENGTH)
 
 
+class MessageTextOut(OutModel):
+    """One text a message has had."""
+
+    number: int | None = Field(
+        description="The revision's number: 1 is the text first posted, 2 the first edit's… "
+        "Null for the text the message has now."
+    )
+    content: str
+    written_at: datetime = Field(
+        description="When this text was written: the message's posting, or the edit that wrote it."
+    )
+    replaced_at: datetime | None = Field(
+        description="When an edit replaced it; null for the current text."
+    )
+
+
+class MessageHistoryOut(OutModel):
+    """A message's edit history: its text now, and a cursor page of the texts its edits
+    replaced, newest first."""
+
+    message_id: uuid.UUID
+    is_deleted: bool
+    is_hidden: bool
+    edited_at: datetime | None
+    current: MessageTextOut | None = Field(
+        description="The text it has now; null for a deleted or hidden message, whose "
+        "history shows no text (and no items)."
+    )
+    items: list[MessageTextOut] = Field(description="Earlier texts, newest first.")
+    next_cursor: str | None
+    has_more: bool
+
+
 class ReportIn(Schema):
     model_config = ConfigDict(extra="forbid")
 

@@ -4,6 +4,7 @@ participant gets NotFound, exactly as if the conversation did not exist.
 One module per kind of read; the common ones are re-exported here."""
 
 from .export import ConversationExport, conversation_export
+from .revisions import MessageHistory, MessageText, message_history_for_user
 from .search import SearchHit, SearchPage, clean_search_text, message_search
 from .threads import (
     DEFAULT_PAGE_SIZE,
@@ -32,7 +33,9 @@ __all__ = [
     "ConversationExport",
     "ConversationListItem",
     "ConversationListPage",
+    "MessageHistory",
     "MessagePage",
+    "MessageText",
     "SearchHit",
     "SearchPage",
     "UsageGroup",
@@ -44,6 +47,7 @@ __all__ = [
     "conversation_get_for_user",
     "conversation_list_for_user",
     "message_get_for_user",
+    "message_history_for_user",
     "message_page",
     "message_page_rows",
     "message_search",

@@ -12,7 +12,7 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext
@@ -40,6 +40,7 @@ from conversations.models import (
     Message,
     MessageErrorType,
     MessagePart,
+    MessageRevision,
     MessageRole,
     MessageStatus,
     Participant,
@@ -849,12 +850,24 @@ def _own_message(message: Message, actor: AbstractBaseUser) -> Message:
 
 @transaction.atomic
 def message_edit(*, message: Message, actor: AbstractBaseUser, content: str) -> Message:
-    """The author rewrites their message; edited_at tells others it changed."""
+    """The author rewrites their message; edited_at tells others it changed. The text it
+    replaces is kept as the message's next revision (MessageRevision 1, 2, 3 …), in the
+    same transaction; sending the same text again changes nothing and keeps nothing.
+
+    The message's row is locked (_own_message) before its revisions are counted, so two
+    edits at once queue: each keeps the text the other left, and no number is taken twice."""
     content = clean_content(content)
     message = _own_message(message, actor)
     if message.content != content:
+        now = timezone.now()
+        MessageRevision.objects.create(
+            message=message,
+            number=(message.revisions.aggregate(last=Max("number"))["last"] or 0) + 1,
+            content=message.content,
+            created_at=now,
+        )
         message.content = content
-        message.edited_at = timezone.now()
+        message.edited_at = now
         message.save(update_fields=["content", "edited_at", "updated_at"])
         _announce(message, "message.updated")
     return message

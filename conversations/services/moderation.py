@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
-from conversations.exceptions import Conflict, InvalidInput, PermissionDenied
+from conversations.exceptions import Conflict, InvalidInput, NotFound, PermissionDenied
 from conversations.models import (
     Artifact,
     Conversation,
@@ -23,6 +23,7 @@ from conversations.models import (
     Event,
     Message,
     MessagePart,
+    MessageRevision,
     Participant,
     Report,
     ReportReason,
@@ -48,7 +49,11 @@ def report_create(
 ) -> tuple[Report, bool]:
     """Report a message to the moderators. One open report per person and message: reporting
     again returns the open one (created is False). The caller has checked that the reporter
-    may see the message."""
+    may see the message.
+
+    The report keeps the message's text as it is now (content_snapshot), read under the
+    message's row lock so that an edit at the same moment is wholly before or after it:
+    editing the message away afterwards hides nothing from the moderators."""
     if reason not in ReportReason.values:
         raise InvalidInput("reason", f"reason must be one of {', '.join(ReportReason.values)}.")
     note = (note or "").strip()
@@ -59,10 +64,22 @@ def report_create(
     ).first()
     if existing is not None:
         return existing, False
+    snapshot = (
+        Message.objects.select_for_update()
+        .filter(pk=message.pk)
+        .values_list("content", flat=True)
+        .first()
+    )
+    if snapshot is None:
+        raise NotFound("No such message.")
     try:
         with transaction.atomic():
             report = Report.objects.create(
-                message=message, reporter=reporter, reason=reason, note=note
+                message=message,
+                reporter=reporter,
+                reason=reason,
+                note=note,
+                content_snapshot=snapshot,
             )
     except IntegrityError:  # the same person reported it at the same moment
         return Report.objects.get(
@@ -292,6 +309,7 @@ class PurgeCounts:
     """What a purge removes (or removed) with a conversation."""
 
     messages: int = 0
+    revisions: int = 0  # earlier texts of edited messages
     parts: int = 0
     artifacts: int = 0
     artifact_bytes: int = 0
@@ -304,7 +322,8 @@ class PurgeCounts:
 
     def describe(self) -> str:
         return (
-            f"{self.messages} messages, {self.parts} parts, {self.artifacts} artifacts "
+            f"{self.messages} messages, {self.revisions} revisions, {self.parts} parts, "
+            f"{self.artifacts} artifacts "
             f"({self.artifact_bytes} bytes), {self.reports} reports, "
             f"{self.participants} participants, {self.events} events"
         )
@@ -327,6 +346,7 @@ def conversation_purge_preview(*, conversation: Conversation) -> PurgeCounts:
     artifacts = _artifacts_of(conversation.pk).aggregate(count=Count("pk"), size=Sum("size"))
     return PurgeCounts(
         messages=Message.objects.filter(conversation_id=conversation.pk).count(),
+        revisions=MessageRevision.objects.filter(message__conversation_id=conversation.pk).count(),
         parts=MessagePart.objects.filter(message__conversation_id=conversation.pk).count(),
         artifacts=artifacts["count"],
         artifact_bytes=artifacts["size"] or 0,
@@ -367,8 +387,9 @@ def conversation_purge(
     reason: str,
     deleted_before: datetime | None = None,
 ) -> PurgeResult:
-    """Remove a conversation from the trash for good: its messages, parts, artifacts (rows
-    now, files once committed), reports, participants and events, in one transaction.
+    """Remove a conversation from the trash for good: its messages and their revisions, parts,
+    artifacts (rows now, files once committed), reports, participants and events, in one
+    transaction.
     Final, and recorded in the audit log with the counts of what went (no content).
 
     `actor` None is the system (the retention command); a person needs the
@@ -396,6 +417,7 @@ def conversation_purge(
         artifact_bytes=artifact_bytes,
         parts=_delete_rows(MessagePart.objects.filter(message__conversation_id=pk)),
         reports=_delete_rows(Report.objects.filter(message__conversation_id=pk)),
+        revisions=_delete_rows(MessageRevision.objects.filter(message__conversation_id=pk)),
         messages=_delete_rows(Message.objects.filter(conversation_id=pk)),
         events=_delete_rows(Event.objects.filter(conversation_id=pk)),
         participants=_delete_rows(Participant.objects.filter(conversation_id=pk)),

@@ -8,7 +8,7 @@ import pytest
 from django.db import close_old_connections, connection
 
 from conversations import services
-from conversations.models import Conversation, Message
+from conversations.models import Conversation, Message, MessageRevision
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 
@@ -93,3 +93,38 @@ def test_two_api_clients_retrying_one_client_message_id_get_one_message(alice, g
     assert sorted(status for status, _ in results) == [200, 201]
     assert len({message_id for _, message_id in results}) == 1
     assert Message.objects.filter(conversation=group).count() == 1
+
+
+def test_four_threads_editing_one_message_keep_every_text(alice, group):
+    """Every edit is kept: the edits queue on the message's row lock, so each stores the
+    text the one before it left, and no revision number is taken twice."""
+    message, _ = services.message_post(conversation=group, sender=alice, content="original")
+
+    def edit_ten(number: int) -> int:
+        for index in range(10):
+            services.message_edit(
+                message=Message(pk=message.pk), actor=alice, content=f"thread {number} edit {index}"
+            )
+        return 10
+
+    results = run_in_threads(4, edit_ten)
+    assert results == [10] * 4, results
+
+    revisions = list(
+        MessageRevision.objects.filter(message_id=message.pk)
+        .order_by("number")
+        .values_list("number", "content")
+    )
+    assert [number for number, _ in revisions] == list(range(1, 41))
+    assert revisions[0][1] == "original"
+    final = Message.objects.get(pk=message.pk).content
+    # Every text the message ever had, each once: the first, and the 40 edits' (the newest
+    # is its content now).
+    every_text = [content for _, content in revisions] + [final]
+    assert sorted(every_text) == sorted(
+        ["original"] + [f"thread {n} edit {i}" for n in range(4) for i in range(10)]
+    )
+    # Each thread's edits replaced one another in its own order.
+    for number in range(4):
+        mine = [text for text in every_text if text.startswith(f"thread {number} ")]
+        assert mine == [f"thread {number} edit {i}" for i in range(10)]

@@ -28,6 +28,8 @@ pytestmark = pytest.mark.django_db
 def everything(report, nasty, thread, mod, alice, bob, group, tokens_for, team):
     services.message_hide(message=nasty, moderator=mod, reason="insults")
     services.report_create(message=thread[0], reporter=bob, reason="spam")  # stays open
+    # Edited after the report: its revision on the message's page and the report's.
+    services.message_edit(message=thread[0], actor=alice, content="message 1, edited")
     tokens_for(alice)
     turn = services.assistant_message_start(conversation=group, agent=None)
     part = services.message_part_add(message=turn, type="file", content={"name": "a.txt"})

@@ -51,7 +51,8 @@ def test_editing_through_the_page_saves_and_marks_it_edited(alice, group, post):
     message.refresh_from_db()
     assert message.content == "the typo" and message.edited_at is not None
     page = client.get(f"/c/{group.pk}/").content.decode()
-    assert '<span class="edited">edited</span>' in page
+    # The marker links to the message's edit history (docs/data-model.md).
+    assert f'<a class="edited" href="/m/{message.pk}/history">edited</a>' in page
 
 
 def test_an_empty_edit_is_refused_and_keeps_the_text(alice, group, post):
