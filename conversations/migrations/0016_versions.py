@@ -105,7 +105,7 @@ def previous_versions_become_versions(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("conversations", "0014_shared_workspace"),
+        ("conversations", "0015_message_revisions"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
