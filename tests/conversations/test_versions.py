@@ -5,14 +5,21 @@ server, per person), pages read that path as position ranges, and the assistant 
 that path only."""
 
 import itertools
+import threading
 
 import pytest
-from django.db import connection, transaction
+from django.db import close_old_connections, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from conversations import selectors, services
 from conversations.assistant.generation import prepare_reply
-from conversations.exceptions import Conflict, InvalidInput, NotFound, PermissionDenied
+from conversations.exceptions import (
+    Conflict,
+    IdempotencyConflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
 from conversations.models import Conversation, Line, Message, MessageStatus, Participant
 from conversations.selectors.paths import line_path
 from conversations.services.conversations import lock_participation
@@ -66,7 +73,7 @@ def regenerate(conversation, reply, text, user):
 
 
 def resend(message, text, user=None, **kwargs):
-    resent, created = services.message_resend(
+    resent, _created = services.message_resend(
         message=message, actor=user or message.sender, content=text, **kwargs
     )
     return resent
@@ -77,7 +84,7 @@ def show(message, user):
 
 
 def exchange(conversation, user, count, prefix=""):
-    """`count` prompts each with its reply, at the end of `user`'s path: 2 × count turns."""
+    """`count` prompts each with its reply, at the end of `user`'s path: 2 x count turns."""
     made = []
     for number in range(1, count + 1):
         made.append(ask(conversation, f"{prefix}q{number}", user))
@@ -151,7 +158,7 @@ def assert_consistent(conversation):
 
 
 def test_resend_makes_a_new_version_on_a_new_line(alice, bob, chat):
-    q1, a1, q2, a2, q3, a3 = exchange(chat, alice, 3)
+    _q1, a1, q2, _a2, _q3, _a3 = exchange(chat, alice, 3)
     resent = resend(q2, "q2 again")
 
     assert (resent.position, resent.version, resent.parent_id) == (3, 2, a1.pk)
@@ -199,7 +206,7 @@ def test_another_participant_still_sees_the_old_path(alice, bob, chat):
 
 
 def test_the_versions_of_a_turn_list_each_with_shown_for_its_reader(alice, bob, chat):
-    q1, a1, q2, a2 = exchange(chat, alice, 2)
+    _q1, _a1, q2, _a2 = exchange(chat, alice, 2)
     second = resend(q2, "second")
     third = resend(q2, "third")
     assert (second.version, third.version) == (2, 3)
@@ -223,7 +230,7 @@ def test_the_versions_of_a_turn_list_each_with_shown_for_its_reader(alice, bob, 
 
 
 def test_resending_the_first_prompt_counts_its_versions_on_the_conversation(alice, bob, chat):
-    q1, a1 = exchange(chat, alice, 1)
+    q1, _a1 = exchange(chat, alice, 1)
     first = resend(q1, "again")
     second = resend(first, "and again")
     assert (first.version, second.version) == (2, 3)
@@ -286,7 +293,7 @@ def test_resend_refusals(alice, bob, chat, group, post):
 
 
 def test_resend_with_the_same_client_message_id_makes_one_version(alice, chat):
-    q1, a1, q2, a2 = exchange(chat, alice, 2)
+    _q1, _a1, q2, _a2 = exchange(chat, alice, 2)
     first, created = services.message_resend(
         message=q2, actor=alice, content="again", client_message_id="resend-1"
     )
@@ -295,8 +302,6 @@ def test_resend_with_the_same_client_message_id_makes_one_version(alice, chat):
         message=q2, actor=alice, content="again", client_message_id="resend-1"
     )
     assert not created and again.pk == first.pk
-    from conversations.exceptions import IdempotencyConflict
-
     with pytest.raises(IdempotencyConflict):
         services.message_resend(
             message=q2, actor=alice, content="other", client_message_id="resend-1"
@@ -309,7 +314,7 @@ def test_resend_with_the_same_client_message_id_makes_one_version(alice, chat):
 
 
 def test_regenerating_a_reply_in_the_middle_forks_there(alice, bob, chat):
-    q1, a1, q2, a2, q3, a3 = exchange(chat, alice, 3)
+    _q1, _a1, q2, a2, _q3, _a3 = exchange(chat, alice, 3)
     second = regenerate(chat, a2, "a2 second", alice)
     assert (second.position, second.version, second.parent_id, second.line) == (4, 2, q2.pk, 1)
     assert refreshed(q2).next_turn_forks == 1
@@ -324,7 +329,7 @@ def test_regenerating_a_reply_in_the_middle_forks_there(alice, bob, chat):
 
     third = regenerate(chat, a2, "a2 third", alice)
     assert (third.version, third.line) == (3, 2)
-    assert turns(alice, chat)[-1] == (4, "a2 third", 3, 3)  # ‹3/3›
+    assert turns(alice, chat)[-1] == (4, "a2 third", 3, 3)  # shown as 3/3
     assert [
         (v.content, v.version, v.versions)
         for v in selectors.message_versions(user=alice, message_id=a2.pk)
@@ -333,7 +338,7 @@ def test_regenerating_a_reply_in_the_middle_forks_there(alice, bob, chat):
     # Switching between all three.
     assert show(a2, alice) == 0
     assert contents(alice, chat) == ["q1", "a1", "q2", "a2", "q3", "a3"]
-    assert turns(alice, chat)[3] == (4, "a2", 1, 3)  # ‹1/3›
+    assert turns(alice, chat)[3] == (4, "a2", 1, 3)  # shown as 1/3
     assert show(second, alice) == 1
     assert contents(alice, chat) == ["q1", "a1", "q2", "a2 second"]
     assert show(third, alice) == 2
@@ -348,7 +353,7 @@ def test_regenerating_a_reply_in_the_middle_forks_there(alice, bob, chat):
 
 
 def test_showing_a_version_is_per_person(alice, bob, chat):
-    q1, a1, q2, a2 = exchange(chat, alice, 2)
+    _q1, _a1, _q2, a2 = exchange(chat, alice, 2)
     second = regenerate(chat, a2, "alice's", alice)
     # bob makes his own version and is shown it; alice is not moved.
     third = regenerate(chat, a2, "bob's", bob)
@@ -365,7 +370,7 @@ def test_showing_a_version_is_per_person(alice, bob, chat):
 
 
 def test_picking_a_version_again_returns_to_the_one_picked_below_it(alice, chat):
-    q1, a1, q2, a2, q3, a3 = exchange(chat, alice, 3)  # positions 1..6 on line 0
+    _q1, _a1, _q2, a2, _q3, _a3 = exchange(chat, alice, 3)  # positions 1..6 on line 0
     a2b = regenerate(chat, a2, "a2 b", alice)  # line 1, position 4
     q3b = ask(chat, "q3 b", alice)  # line 1, position 5
     a3b = answer(chat, "a3 b", alice)  # line 1, position 6
@@ -393,7 +398,7 @@ def test_picking_a_version_again_returns_to_the_one_picked_below_it(alice, chat)
 
 
 def test_showing_the_version_already_shown_changes_nothing(alice, chat):
-    q1, a1 = exchange(chat, alice, 1)
+    _q1, a1 = exchange(chat, alice, 1)
     before = Participant.objects.get(conversation=chat, user=alice)
     assert show(a1, alice) == 0
     after = Participant.objects.get(conversation=chat, user=alice)
@@ -401,7 +406,7 @@ def test_showing_the_version_already_shown_changes_nothing(alice, chat):
 
 
 def test_showing_needs_a_participant(alice, charlie, chat):
-    q1, a1 = exchange(chat, alice, 1)
+    _q1, a1 = exchange(chat, alice, 1)
     with pytest.raises(NotFound):
         show(a1, charlie)
 
@@ -561,7 +566,7 @@ def sent(prepared) -> list[tuple[str, str]]:
 
 
 def test_after_a_resend_the_assistant_is_sent_the_shown_path_only(alice, bob, chat, configured):
-    q1, a1, q2, a2, q3, a3 = exchange(chat, alice, 3)
+    _q1, _a1, q2, _a2, _q3, _a3 = exchange(chat, alice, 3)
     resend(q2, "q2 again")
     prepared = prepare_reply(user=alice, conversation_id=chat.pk)
     assert prepared.request is not None
@@ -587,7 +592,7 @@ def test_after_a_resend_the_assistant_is_sent_the_shown_path_only(alice, bob, ch
 
 
 def test_regenerating_a_middle_reply_sends_the_path_up_to_its_prompt(alice, chat, configured):
-    q1, a1, q2, a2, q3, a3 = exchange(chat, alice, 3)
+    _q1, _a1, q2, a2, _q3, _a3 = exchange(chat, alice, 3)
     prepared = prepare_reply(
         user=alice, conversation_id=chat.pk, regenerate=True, message_id=str(a2.pk)
     )
@@ -643,3 +648,132 @@ def test_regenerate_refusals(alice, charlie, chat, configured):
         )
     chat.refresh_from_db()
     assert chat.line_count == 1
+
+
+# --- concurrent writers (PostgreSQL) ------------------------------------------------------------
+
+
+def run_in_threads(count: int, work) -> list:
+    """Start `count` threads at the same instant, each with its own connection; what each
+    returned, or the exception it raised (as tests/conversations/test_concurrency.py)."""
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+
+    def run(number: int) -> None:
+        try:
+            barrier.wait()
+            results[number] = work(number)
+        except Exception as error:  # collected and checked by the test
+            results[number] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(number,)) for number in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    close_old_connections()
+    return results
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_resends_with_one_client_message_id_make_one_version(alice, chat):
+    _q1, _a1, q2, _a2 = exchange(chat, alice, 2)
+
+    def resend_once(number: int):
+        return services.message_resend(
+            message=q2, actor=alice, content="once", client_message_id="resend-once"
+        )
+
+    results = run_in_threads(6, resend_once)
+    assert all(isinstance(result, tuple) for result in results), results
+    assert len({message.pk for message, _created in results}) == 1
+    assert sum(created for _message, created in results) == 1
+    chat.refresh_from_db()
+    assert (chat.line_count, chat.message_count) == (1, 5)
+    assert Message.objects.filter(conversation=chat, position=3).count() == 2
+    assert_consistent(chat)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_appending_on_two_lines_at_once_duplicates_no_position_and_leaves_no_gap(alice, bob, chat):
+    # BUG (see the report): message_post on PostgreSQL (_POST_SQL in
+    # conversations/services/messages.py) reads the line's tail in the same statement that
+    # waits for the conversation's lock, with the snapshot taken before the wait: two posts
+    # on one line take the same position (IntegrityError on message_line_position_unique).
+    _q1, _a1, q2, _a2 = exchange(chat, alice, 2)
+    resend(q2, "alice's line")  # alice: line 1 from position 3; bob: line 0
+    people = [alice, bob] * 4
+
+    def post_many(number: int) -> int:
+        for index in range(15):
+            services.message_post(
+                conversation=chat, sender=people[number], content=f"{number}/{index}"
+            )
+        return 15
+
+    results = run_in_threads(len(people), post_many)
+    assert results == [15] * len(people), results
+    assert Message.objects.filter(conversation=chat, line=1).count() == 1 + 60
+    assert Message.objects.filter(conversation=chat, line=0).count() == 4 + 60
+    assert [m.position for m in page(alice, chat, limit=100).items] == list(range(1, 64))
+    assert [m.position for m in page(bob, chat, limit=100).items] == list(range(1, 65))
+    assert_consistent(chat)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_assistant_turns_and_posts_on_one_line_at_once_take_distinct_positions(alice, chat):
+    # BUG (the same as above): an assistant turn appended by the ORM (_append, after the
+    # lock) and a post (_POST_SQL) race for the next position of one line.
+    exchange(chat, alice, 1)
+
+    def work(number: int) -> int:
+        for index in range(10):
+            if number % 2:
+                ask(chat, f"{number}/{index}", alice)
+            else:
+                answer(chat, f"{number}/{index}", alice)
+        return 10
+
+    results = run_in_threads(6, work)
+    assert results == [10] * 6, results
+    assert [m.position for m in page(alice, chat, limit=100).items] == list(range(1, 63))
+    assert_consistent(chat)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("turn", ["first prompt", "middle prompt", "middle reply"])
+def test_versions_made_at_once_at_one_turn_are_numbered_1_to_n(alice, chat, turn):
+    made = exchange(chat, alice, 3)
+    target = {"first prompt": made[0], "middle prompt": made[2], "middle reply": made[3]}[turn]
+    threads = 6
+
+    def make_version(number: int) -> int:
+        if target.role == "user":
+            return resend(target, f"version from thread {number}").version
+        return regenerate(chat, target, f"version from thread {number}", alice).version
+
+    results = run_in_threads(threads, make_version)
+    assert sorted(results) == list(range(2, threads + 2)), results
+    versions = Message.objects.filter(
+        conversation=chat, parent_id=target.parent_id, position=target.position
+    )
+    assert sorted(versions.values_list("version", flat=True)) == list(range(1, threads + 2))
+    chat.refresh_from_db()
+    if target.parent_id is None:
+        assert chat.first_turn_forks == threads
+    else:
+        assert Message.objects.get(pk=target.parent_id).next_turn_forks == threads
+    assert chat.line_count == threads
+    assert sorted(Line.objects.filter(conversation=chat).values_list("number", flat=True)) == (
+        list(range(1, threads + 1))
+    )
+    listed = selectors.message_versions(user=alice, message_id=target.pk)
+    assert [v.version for v in listed] == list(range(1, threads + 2))
+    assert all(v.versions == threads + 1 for v in listed)
+    assert_consistent(chat)
