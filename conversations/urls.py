@@ -20,6 +20,7 @@ urlpatterns = [
     path("m/<uuid:message_id>/history", views.message_history, name="message_history"),
     path("m/<uuid:message_id>/delete", views.delete_message, name="delete_message"),
     path("m/<uuid:message_id>/retry", views.retry, name="retry"),
+    path("m/<uuid:message_id>/version", views.show_version, name="show_version"),
     path("artifacts/<uuid:artifact_id>", views.artifact, name="artifact"),
     path("w/", workspace_views.workspaces, name="workspaces"),
     path("w/<slug:slug>/", workspace_views.workspace, name="workspace"),

@@ -134,12 +134,16 @@ def _thread(request: HttpRequest, conversation_id, *, before=None, after=None):
         raise Http404("No such conversation.") from None
 
 
-def _int_param(request: HttpRequest, name: str) -> int | None:
-    """A seq from the query string, else None (the newest page). ASCII digits only, as
-    many as a bigint has: str.isdigit() is true of "²" and of the Arabic-Indic "1" (U+0661)
-    too, which int() refuses or reads as 1, and int() refuses more than 4,300 digits."""
-    value = request.GET.get(name, "")
+def _int_value(value: str) -> int | None:
+    """A number sent as text, else None. ASCII digits only, as many as a bigint has:
+    str.isdigit() is true of "²" and of the Arabic-Indic "1" (U+0661) too, which int()
+    refuses or reads as 1, and int() refuses more than 4,300 digits."""
     return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
+
+
+def _int_param(request: HttpRequest, name: str) -> int | None:
+    """A position from the query string, else None (the newest page)."""
+    return _int_value(request.GET.get(name, ""))
 
 
 def _thread_page(
@@ -191,6 +195,7 @@ def thread_rows(request: HttpRequest, conversation_id: uuid.UUID) -> HttpRespons
         {"page": page, "conversation": page.conversation, "report_form": ReportForm()},
     )
     response["X-Has-More-Before"] = "1" if page.has_more_before else "0"
+    response["X-Has-More-After"] = "1" if page.has_more_after else "0"
     return response
 
 
@@ -611,6 +616,23 @@ async def retry(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
         await sync_to_async(ratelimit.record)(ratelimit.REPLIES, limit_key)
         start_generation(prepared)
     return redirect(back + f"#m{prepared.message.seq}")
+
+
+@login_required
+@require_POST
+def show_version(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
+    """The version arrows (2 of 3): be shown another version of a turn (the `version`
+    field: its number), on every device, as POST /api/v1/messages/{id}/show does; a plain
+    form, so it works without JavaScript. The thread opens at the version picked."""
+    version = _int_value(request.POST.get("version", ""))
+    try:
+        target = selectors.turn_version(user=request.user, message_id=message_id, version=version)
+    except NotFound:
+        raise Http404("No such version.") from None
+    services.version_show(message=target, actor=request.user)
+    return redirect(
+        reverse("conversations:thread", args=[target.conversation_id]) + f"#m{target.seq}"
+    )
 
 
 @login_required

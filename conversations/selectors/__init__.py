@@ -22,6 +22,7 @@ from .threads import (
     message_versions,
     messages_with_parts,
     shown_path_from,
+    turn_version,
     user_can_see_conversation,
 )
 from .usage import UsageGroup, UsageReport, UsageTotals, usage_report
@@ -54,6 +55,7 @@ __all__ = [
     "message_versions",
     "messages_with_parts",
     "shown_path_from",
+    "turn_version",
     "usage_report",
     "user_can_see_conversation",
 ]

@@ -34,7 +34,7 @@ from conversations.models import (
 )
 from conversations.models.messages import MessageVisibility
 
-from .paths import Path, path_annotations, version_counts
+from .paths import Path, path_annotations, tail_of, version_counts
 
 EXCERPT_LENGTH = 200
 DEFAULT_PAGE_SIZE = 50
@@ -300,10 +300,14 @@ def conversation_list_for_user(
         )
     rows = list(
         participations.annotate(
-            # seq has no gaps, so the last message is the one whose seq is the count.
+            # The newest message of the path this person is shown: the newest position of
+            # their line (positions have no gap, and a line's newest is on that line).
             last=FilteredRelation(
                 "conversation__messages",
-                condition=Q(conversation__messages__seq=F("conversation__message_count")),
+                condition=Q(
+                    conversation__messages__line=F("line"),
+                    conversation__messages__position=tail_of(OuterRef("line")),
+                ),
             ),
             last_excerpt=Substr("last__content", 1, EXCERPT_LENGTH),
         )
@@ -694,3 +698,15 @@ def shown_path_from(*, user: AbstractBaseUser, conversation_id: Any, position: i
     return message_page_rows(
         user=user, conversation_id=conversation_id, after=max(position - 1, 0), limit=limit
     )
+
+
+def turn_version(*, user: AbstractBaseUser, message_id: Any, version: Any) -> Message:
+    """Version number `version` of the turn of a message the user can see; NotFound when
+    there is no such version (or no such message, as message_get_for_user)."""
+    message = message_get_for_user(user=user, message_id=message_id)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise NotFound("No such version.")
+    found = _turn_versions(message).filter(version=version).select_related("conversation").first()
+    if found is None:
+        raise NotFound("No such version.")
+    return found

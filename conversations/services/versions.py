@@ -24,7 +24,7 @@ from conversations.models import (
 )
 from conversations.selectors.paths import line_path, shown_line_for
 
-from .conversations import lock_participation
+from .conversations import lock_conversation, lock_participation
 from .events import event_record
 from .messages import (
     GENERATING,
@@ -150,6 +150,7 @@ def message_resend(
     return resent, True
 
 
+@transaction.atomic
 def reply_version_start(
     *,
     participant: Participant,
@@ -158,9 +159,11 @@ def reply_version_start(
     model: str,
 ) -> Message:
     """Regenerate: a new version of an assistant reply (any, not only the last), started
-    streaming on a new line that the participant is shown from now on. The caller holds
-    the conversation's lock (lock_participation) inside a transaction."""
-    conversation = participant.conversation
+    streaming on a new line that the participant is shown from now on. The conversation's
+    row is locked (again, if the caller holds it already) and read fresh."""
+    conversation = lock_conversation(participant.conversation)
+    participant = Participant.objects.get(pk=participant.pk)
+    participant.conversation = conversation
     reply = _message_in(conversation, reply)
     if reply.role != MessageRole.ASSISTANT:
         raise InvalidInput("message_id", gettext("Only an assistant's reply can be regenerated."))

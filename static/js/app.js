@@ -288,10 +288,14 @@
     let streamingMessageId = null;
     let outbox = null; // set under "posting" below; placeRows confirms what it holds
 
-    const lastSeq = () => {
-      const rows = $$(".message[data-seq]", list);
-      return rows.length ? Number(rows[rows.length - 1].dataset.seq) : 0;
+    // Rows are the path through the versions this person is shown, in `position` order
+    // (their turn: no gap); `seq` is the order messages were written, every version counted.
+    const lastPosition = () => {
+      const rows = $$(".message[data-position]", list);
+      return rows.length ? Number(rows[rows.length - 1].dataset.position) : 0;
     };
+    const newestSeq = () => Math.max(0, ...$$(".message[data-seq]", list).map((row) => Number(row.dataset.seq)));
+    const rowsFrom = (position) => $$(".message[data-position]", list).filter((row) => Number(row.dataset.position) >= position);
     const scrollToBottom = () => { list.scrollTop = list.scrollHeight; };
 
     // --- streamed text, painted once per frame ---
@@ -342,33 +346,33 @@
     // The header's count follows new rows: seq has no gaps, so the newest seq is the count.
     function updateCount() {
       const count = $("#message-count"); // a New chat's header is replaced once it exists
-      const total = lastSeq();
+      const total = newestSeq();
       if (!count || total <= Number(count.dataset.count)) return;
       count.dataset.count = total;
       count.textContent = counted(ngettext("%(count)s message", "%(count)s messages", total), total);
     }
 
-    // Insert server-rendered rows: replace rows already shown (same seq), append the rest.
+    // Insert server-rendered rows: replace rows already shown (same position), append the rest.
     // A row of ours with the client_message_id of one still in the outbox confirms it (the
     // POST's answer, or the live stream, whichever comes first): it replaces the local row.
     function placeRows(html) {
       const stick = stuckToBottom;
       const rows = fragment(html);
-      $$(".message[data-seq]", rows).forEach((row) => {
+      $$(".message[data-position]", rows).forEach((row) => {
         const clientId = row.dataset.clientMessageId;
         if (clientId) {
           if (outbox) outbox.remove(clientId);
           const local = localRow(clientId);
           if (local) local.remove();
         }
-        const existing = $(`.message[data-seq="${row.dataset.seq}"]`, list);
+        const existing = $(`.message[data-position="${row.dataset.position}"]`, list);
         if (existing) {
           // The reply streaming into this page keeps its row; the saved one replaces it at
           // the end (a live event for it can arrive while it streams).
           if (streamingMessageId && existing.dataset.messageId === streamingMessageId) return;
           existing.replaceWith(row);
         } else {
-          const newer = $$(".message[data-seq]", list).find((m) => Number(m.dataset.seq) > Number(row.dataset.seq));
+          const newer = $$(".message[data-position]", list).find((m) => Number(m.dataset.position) > Number(row.dataset.position));
           list.insertBefore(row, newer || $(".message.local", list) || null);
         }
       });
@@ -377,22 +381,72 @@
       updateCount();
     }
 
-    async function loadAfter(seq) {
+    async function loadAfter(position) {
       if (!rowsUrl) return;
-      const response = await fetch(`${rowsUrl}?after=${seq}`, { credentials: "same-origin" });
+      const response = await fetch(`${rowsUrl}?after=${position}`, { credentials: "same-origin" });
       if (response.ok) placeRows(await response.text());
     }
 
-    // Regenerate is a tool of the newest assistant reply (partials/message_row.html); the
-    // composer's #regenerate stays hidden as the one place that starts it (ui.js clicks it).
-    // A row that is no longer the newest, or a reply still streaming, offers none.
+    // The path from `position` on changed (another version picked or made, here or in
+    // another tab): its rows are read again, a page at a time, and replace those shown from
+    // there (rows of the other version leave). What changes on screen is all that is read.
+    let reloading = Promise.resolve();
+    function reloadFrom(position) {
+      reloading = reloading.then(async () => {
+        if (!rowsUrl) return;
+        let after = position - 1;
+        const fresh = [];
+        for (let page = 0; page < 20; page += 1) {
+          const response = await fetch(`${rowsUrl}?after=${after}`, { credentials: "same-origin" });
+          if (!response.ok) return;
+          const html = await response.text();
+          fresh.push(html);
+          const rows = $$(".message[data-position]", fragment(html));
+          if (response.headers.get("X-Has-More-After") !== "1" || !rows.length) break;
+          after = Number(rows[rows.length - 1].dataset.position);
+        }
+        rowsFrom(position).forEach((row) => {
+          if (!(streamingMessageId && row.dataset.messageId === streamingMessageId)) row.remove();
+        });
+        fresh.forEach(placeRows);
+      });
+      return reloading;
+    }
+
+    // ‹ 2/3 ›: the versions of a turn. The form (views.show_version) works without
+    // JavaScript; here the pick is sent to the API (remembered for this person on the
+    // server) and the rows from that turn on are replaced in place, focus kept on the arrow.
+    async function switchVersion(button) {
+      const row = button.closest(".message");
+      const wanted = Number(button.dataset.showVersion);
+      const listed = await api(`/api/v1/messages/${row.dataset.messageId}/versions`);
+      if (!listed.ok) return;
+      const target = (await listed.json()).items.find((version) => version.version === wanted);
+      if (!target) return;
+      const shown = await api(`/api/v1/messages/${target.id}/show`, { method: "POST", json: {} });
+      if (!shown.ok) return;
+      const next = wanted > Number(row.dataset.version);
+      const position = Number(row.dataset.position);
+      await reloadFrom(position);
+      // Focus stays on the arrow pressed, or on the other one once this one is disabled.
+      const fresh = $(`.message[data-position="${position}"]`, list);
+      const arrows = fresh ? $$("[data-show-version]", fresh) : [];
+      const pressed = next ? arrows[arrows.length - 1] : arrows[0];
+      const focus = pressed && !pressed.disabled ? pressed : arrows.find((arrow) => !arrow.disabled);
+      if (focus) focus.focus();
+    }
+    list.addEventListener("click", (event) => {
+      const button = event.target.closest("[data-show-version]");
+      if (!button || button.disabled) return;
+      event.preventDefault();
+      switchVersion(button);
+    });
+
+    // Regenerate is a tool of every assistant reply (partials/message_row.html) but one
+    // still being written; any reply, not only the last, gets a new version.
     function updateRegenerate() {
-      if (!regenerateButton) return;
-      const rows = $$(".message[data-seq]", list);
-      const last = rows[rows.length - 1];
-      const can = last && last.classList.contains("role-assistant") && streamingMessageId === null;
       $$("[data-regenerate-message]", list).forEach((button) => {
-        button.closest("form").hidden = !(can && button.closest(".message") === last);
+        button.closest("form").hidden = streamingMessageId !== null;
       });
     }
 
@@ -408,8 +462,8 @@
       const older = $("#older");
       if (!older || older.dataset.loading) return;
       older.dataset.loading = "1";
-      const first = $(".message[data-seq]", list);
-      const before = first ? first.dataset.seq : 1;
+      const first = $(".message[data-position]", list);
+      const before = first ? first.dataset.position : 1;
       const response = await fetch(`${rowsUrl}?before=${before}`, { credentials: "same-origin" });
       if (response.ok) {
         const height = list.scrollHeight;
@@ -583,7 +637,7 @@
         outbox.remove(entry.id);
         if (started) adopt(body.id);
         const message = started ? body.message : body;
-        if (message) await loadAfter(message.seq - 1);
+        if (message) await loadAfter(message.position - 1);
         const row = localRow(entry.id);
         if (row) {
           // Saved, but its row did not come (yet): shown as sent; the server's replaces it.
@@ -593,7 +647,7 @@
         }
         // A reply, unless this resend found a message another page already had answered.
         const created = response.status === 201;
-        if (message && thread.dataset.kind === "assistant" && (created || message.seq >= lastSeq())) {
+        if (message && thread.dataset.kind === "assistant" && (created || message.position >= lastPosition())) {
           startReply(false, !created);
         }
         return null;
@@ -633,7 +687,7 @@
         if (saved.has(entry.id)) {
           outbox.remove(entry.id);
           // Saved before the last page could ask for the reply: ask now.
-          const rows = $$(".message[data-seq]", list);
+          const rows = $$(".message[data-position]", list);
           const last = rows[rows.length - 1];
           if (thread.dataset.kind === "assistant" && last && last.dataset.clientMessageId === entry.id) {
             startReply(false, true);
@@ -773,18 +827,19 @@
     // --- streamed replies ---
     // `quiet`: asked for by a message sent again, which another page may have answered
     // already; its 409 (a reply is being written) is no error then.
-    async function startReply(regenerate, quiet = false) {
+    // `regenerate`: a new version of the reply `messageId` (else of the path's last).
+    async function startReply(regenerate, quiet = false, messageId = null) {
       if (streamingMessageId) return;
       streamingMessageId = "starting";
       if (stopButton) stopButton.hidden = false;
       updateRegenerate();
       let row = null;
       let text = null;
-      let seq = null;
+      let position = null;
       try {
         const response = await api(`/api/v1/conversations/${conversationId}/reply`, {
           method: "POST",
-          json: { regenerate },
+          json: messageId ? { regenerate, message_id: messageId } : { regenerate },
         });
         if (!response.ok) {
           if (quiet && response.status === 409) return;
@@ -808,12 +863,15 @@
             const data = JSON.parse((block.match(/^data: (.*)$/m) || [null, "{}"])[1]);
             if (name === "message.created") {
               streamingMessageId = data.message_id;
-              seq = data.seq;
-              row = $(`.message[data-seq="${seq}"]`, list);
+              position = data.position;
+              // A new version ends the path here: what followed the old one leaves the screen.
+              rowsFrom(position + 1).forEach((later) => later.remove());
+              row = $(`.message[data-position="${position}"]`, list);
               const fresh = document.createElement("div");
               fresh.className = "message role-assistant status-streaming";
-              fresh.id = `m${seq}`;
-              fresh.dataset.seq = seq;
+              fresh.id = `m${data.seq}`;
+              fresh.dataset.seq = data.seq;
+              fresh.dataset.position = position;
               fresh.dataset.messageId = data.message_id;
               // The server's row shape (partials/message_row.html), until it replaces this.
               fresh.innerHTML = '<span class="avatar assistant" aria-hidden="true"></span><div class="message-main">'
@@ -843,7 +901,7 @@
         paintText(); // all of it shown while the saved row is fetched
         streamingMessageId = null;
         if (stopButton) stopButton.hidden = true;
-        if (seq !== null) await loadAfter(seq - 1);
+        if (position !== null) await loadAfter(position - 1);
         updateRegenerate();
         markRead();
       }
@@ -863,7 +921,7 @@
       if (data.offset > have) {
         if (!row.dataset.refetching) {
           row.dataset.refetching = "1";
-          loadAfter(Number(row.dataset.seq) - 1);
+          loadAfter(Number(row.dataset.position) - 1);
         }
         return;
       }
@@ -881,6 +939,13 @@
       });
     }
     if (regenerateButton) regenerateButton.addEventListener("click", () => startReply(true));
+    // From a reply's tools (ui.js): a new version of that reply.
+    thread.addEventListener("chatapp:regenerate", (event) => startReply(true, false, event.detail.messageId));
+    // A prompt edited and sent again (ui.js): the path changed from its turn; then the reply.
+    thread.addEventListener("chatapp:resent", async (event) => {
+      await reloadFrom(event.detail.position);
+      startReply(false);
+    });
 
     return {
       get conversationId() { return conversationId; },
@@ -892,13 +957,15 @@
           const row = $(`.message[data-message-id="${data.message_id}"]`, list);
           const body = row && $(".streaming-text", row);
           if (body) appendDelta(row, body, data);
-          else if (!row) loadAfter(lastSeq()); // once: the next deltas find the row
+          else if (!row) loadAfter(lastPosition()); // once: the next deltas find the row
           return;
         }
         if (event.startsWith("message.")) {
           if (data.message_id === streamingMessageId) return;
-          loadAfter(Math.min(lastSeq(), (data.seq || 1) - 1));
+          loadAfter(Math.min(lastPosition(), (data.position || 1) - 1));
           markRead();
+        } else if (event === "path.changed") {
+          reloadFrom(data.position || 1);
         } else if (event === "conversation.updated" && data.title !== undefined) {
           showThreadTitle(data.title);
         }
@@ -915,7 +982,7 @@
       "message.created", "message.updated", "message.delta", "message.completed",
       "conversation.created", "conversation.updated", "conversation.deleted",
       "conversation.restored", "conversation.removed", "participant.added",
-      "participant.removed", "read",
+      "participant.removed", "read", "path.changed",
     ];
     types.forEach((type) => {
       source.addEventListener(type, (message) => {

@@ -245,6 +245,20 @@
     $("label", form).textContent = gettext("Edit your message");
     $("button[type=submit]", form).textContent = gettext("Save");
     $("[data-cancel]", form).textContent = gettext("Cancel");
+    // To the assistant, an edited prompt can be sent again: a new version of the turn and
+    // a new reply, the earlier ones kept (‹ 1/2 ›). Save only rewrites it.
+    const thread = row.closest(".thread");
+    const resendable = thread && thread.dataset.kind === "assistant" && row.classList.contains("role-user");
+    if (resendable) {
+      const send = document.createElement("button");
+      send.type = "submit";
+      send.className = "small";
+      send.dataset.resend = "";
+      send.textContent = gettext("Send");
+      const save = $("button[type=submit]", form);
+      save.classList.add("secondary");
+      save.before(send);
+    }
     const area = $("textarea", form);
     const areaId = `edit-${row.dataset.messageId}`;
     area.id = areaId;
@@ -265,16 +279,23 @@
     $("[data-cancel]", form).addEventListener("click", finish);
     area.addEventListener("keydown", (event) => {
       if (event.key === "Escape") finish();
-      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) form.requestSubmit();
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        const send = $("[data-resend]", form);
+        if (send) form.requestSubmit(send); else form.requestSubmit();
+      }
     });
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const error = $(".form-error", form);
-      const response = await fetch(`/api/v1/messages/${row.dataset.messageId}`, {
-        method: "PATCH",
+      const resend = event.submitter && "resend" in event.submitter.dataset;
+      const body = resend
+        ? { content: area.value, client_message_id: `resend-${crypto.randomUUID ? crypto.randomUUID() : Date.now()}` }
+        : { content: area.value };
+      const response = await fetch(`/api/v1/messages/${row.dataset.messageId}${resend ? "/resend" : ""}`, {
+        method: resend ? "POST" : "PATCH",
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRFToken": cookie("csrftoken") },
-        body: JSON.stringify({ content: area.value }),
+        body: JSON.stringify(body),
       }).catch(() => null);
       if (!response || !response.ok) {
         let reason = gettext("The message could not be saved. Try again.");
@@ -286,20 +307,25 @@
         error.hidden = false;
         return;
       }
+      if (resend) {
+        const position = Number(row.dataset.position);
+        thread.dispatchEvent(new CustomEvent("chatapp:resent", { detail: { position } }));
+        return;
+      }
       await refreshRow(row);
       toast(gettext("Message edited."));
     });
   }
 
-  // The server's rendering of one row (the rows endpoint, from the seq before it).
+  // The server's rendering of one row (the rows endpoint, from the position before it).
   async function refreshRow(row) {
     const thread = $(".thread");
-    const seq = Number(row.dataset.seq);
-    const response = await fetch(`${thread.dataset.rowsUrl}?after=${seq - 1}`, { credentials: "same-origin" });
+    const position = Number(row.dataset.position);
+    const response = await fetch(`${thread.dataset.rowsUrl}?after=${position - 1}`, { credentials: "same-origin" });
     if (!response.ok) return;
     const template = document.createElement("template");
     template.innerHTML = await response.text();
-    const fresh = $(`.message[data-seq="${seq}"]`, template.content);
+    const fresh = $(`.message[data-position="${position}"]`, template.content);
     if (fresh && row.isConnected) {
       enhance(fresh);
       row.replaceWith(fresh);
@@ -333,12 +359,13 @@
       editInPlace(edit.closest(".message"));
       return;
     }
-    // Regenerate from a message's tools: app.js's Regenerate (it streams the new reply).
+    // Regenerate from a reply's tools: app.js streams a new version of that reply.
     const regenerate = event.target.closest("[data-regenerate-message]");
-    const composerRegenerate = $("#regenerate");
-    if (regenerate && composerRegenerate) {
+    const thread = regenerate && regenerate.closest(".thread");
+    if (thread && $("#regenerate")) {
       event.preventDefault();
-      composerRegenerate.click();
+      const messageId = regenerate.closest(".message").dataset.messageId;
+      thread.dispatchEvent(new CustomEvent("chatapp:regenerate", { detail: { messageId } }));
     }
   });
 

@@ -1,0 +1,56 @@
+"""The sidebar's last message and the thread's anchors follow the path a person is shown."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from conversations import selectors, services
+from conversations.models import MessageStatus
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def answered(alice):
+    conversation, _ = services.conversation_create(creator=alice, kind="assistant", title="Ask")
+    question, _ = services.message_post(conversation=conversation, sender=alice, content="Why?")
+    first = services.assistant_message_start(
+        conversation=conversation, agent=None, reply_to=question
+    )
+    services.assistant_message_finish(message=first, content="Because.")
+    return conversation, question, first
+
+
+def last_excerpt(user):
+    return selectors.conversation_list_for_user(user=user).items[0].last_message.excerpt
+
+
+def test_the_sidebar_shows_the_end_of_the_path_one_is_shown(alice, answered):
+    conversation, _, first = answered
+    participant = conversation.participants.get(user=alice)
+    second = services.reply_version_start(
+        participant=participant, reply=first, agent=None, model=""
+    )
+    services.assistant_message_finish(message=second, content="Since always.")
+    assert last_excerpt(alice) == "Since always."
+    services.version_show(message=first, actor=alice)
+    assert last_excerpt(alice) == "Because."
+    services.version_show(message=second, actor=alice)
+    assert last_excerpt(alice) == "Since always."
+
+
+def test_the_sidebar_stays_one_query_with_versions(alice, answered):
+    conversation, _, first = answered
+    participant = conversation.participants.get(user=alice)
+    for _ in range(3):
+        version = services.reply_version_start(
+            participant=participant, reply=first, agent=None, model=""
+        )
+        services.assistant_message_finish(message=version, content="Again.")
+        participant.refresh_from_db()
+    with CaptureQueriesContext(connection) as queries:
+        page = selectors.conversation_list_for_user(user=alice)
+    assert len(queries) == 1
+    assert page.items[0].last_message.excerpt == "Again."
+    assert page.items[0].last_message.id == version.pk
+    assert version.status == MessageStatus.STREAMING  # the instance as started
