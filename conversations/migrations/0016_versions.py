@@ -22,6 +22,33 @@ SEQ_SHIFT = 1_000_000_000
 STATUSES = ("complete", "error")
 
 
+# The newest message of a line, read with a snapshot of its own (a VOLATILE function's
+# queries each take one, in READ COMMITTED): the one-statement post (services.messages)
+# calls it after the conversation's lock is granted, and must see a post that committed
+# while it waited, which the statement's own snapshot, taken before, does not.
+LINE_TAIL_FUNCTION = """
+CREATE OR REPLACE FUNCTION conversations_line_tail(conversation uuid, line_number integer,
+    OUT id uuid, OUT "position" integer)
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    SELECT m.id, m.position INTO id, "position" FROM conversations_message m
+    WHERE m.conversation_id = conversation AND m.line = line_number
+    ORDER BY m.position DESC LIMIT 1;
+END
+$$
+"""
+
+
+def create_line_tail_function(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(LINE_TAIL_FUNCTION)
+
+
+def drop_line_tail_function(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("DROP FUNCTION IF EXISTS conversations_line_tail(uuid, integer)")
+
+
 def place_every_message(apps, schema_editor):
     Message = apps.get_model("conversations", "Message")
     Message.objects.update(position=F("seq"))
@@ -247,4 +274,5 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.RunPython(previous_versions_become_versions, migrations.RunPython.noop),
+        migrations.RunPython(create_line_tail_function, drop_line_tail_function),
     ]

@@ -289,11 +289,10 @@ WITH locked AS (
     SELECT participant_id, message_count + 1 AS seq, GREATEST(%s::timestamptz, updated_at) AS at,
         locked.line, COALESCE(tail.position, 0) + 1 AS position, tail.id AS parent_id
     FROM locked
-    LEFT JOIN LATERAL (
-        SELECT m.id, m.position FROM conversations_message m
-        WHERE m.conversation_id = locked.id AND m.line = locked.line
-        ORDER BY m.position DESC LIMIT 1
-    ) tail ON true
+    -- A function with a snapshot of its own, taken once the lock is granted (migration
+    -- 0016): this statement's snapshot, taken before, misses a post that committed
+    -- meanwhile.
+    CROSS JOIN LATERAL conversations_line_tail(locked.id, locked.line) tail
     WHERE deleted_at IS NULL AND status <> 'completed'
 ), posted AS (
     INSERT INTO conversations_message ({columns}) SELECT {values} FROM writable
