@@ -21,7 +21,7 @@ from conversations import selectors
 from conversations.models import Conversation, Line, Message, Participant
 
 BEFORE = [("conversations", "0015_message_revisions")]
-AFTER = [("conversations", "0016_versions")]
+AFTER = [("conversations", "0018_versions_constraints")]
 
 WRITTEN = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
