@@ -175,7 +175,27 @@ def _thread_page(
 @login_required
 @require_GET
 def thread(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
-    return _thread_page(request, conversation_id, before=_int_param(request, "before"))
+    """The thread; `?at=<message id>` opens it at that message (a search hit), on the
+    version of its turn that holds it: the person is shown that version from now on, as if
+    they had picked it (another version's words are found too: docs/search.md)."""
+    before = _int_param(request, "before")
+    at = _message_at(request, conversation_id)
+    if at is not None:
+        services.version_show(message=at, actor=request.user)
+        before = at.position + THREAD_PAGE // 2
+    return _thread_page(request, conversation_id, before=before)
+
+
+def _message_at(request: HttpRequest, conversation_id: uuid.UUID):
+    """The message `?at=` names, if the person can see it and it is of this conversation."""
+    value = request.GET.get("at")
+    if not value:
+        return None
+    try:
+        message = selectors.message_get_for_user(user=request.user, message_id=value)
+    except NotFound:
+        return None
+    return message if message.conversation_id == conversation_id else None
 
 
 @login_required

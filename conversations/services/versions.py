@@ -194,6 +194,8 @@ def version_show(*, message: Message, actor: AbstractBaseUser) -> int:
     Nobody else's view changes. Returns the line they are shown."""
     participant = lock_participation(message.conversation, actor)
     message = _message_in(participant.conversation, message)
+    if line_path(message.conversation_id, participant.line).holds(message):
+        return participant.line  # shown already: nothing changes
     line = shown_line_for(participant, message)
     if line != participant.line:
         _show(participant, line, position=message.position, message_id=message.pk)

@@ -54,3 +54,27 @@ def test_the_sidebar_stays_one_query_with_versions(alice, answered):
     assert page.items[0].last_message.excerpt == "Again."
     assert page.items[0].last_message.id == version.pk
     assert version.status == MessageStatus.STREAMING  # the instance as started
+
+
+def test_search_finds_any_version_and_opens_the_thread_on_it(alice, answered, client):
+    conversation, question, first = answered
+    resent, _ = services.message_resend(
+        message=question, actor=alice, content="Why is the sky blue, zanzibar?"
+    )
+    services.version_show(message=question, actor=alice)  # back on the first version
+    client.force_login(alice)
+    results = client.get("/search", {"q": "zanzibar"}).content.decode()
+    assert f"?at={resent.pk}" in results
+    page = client.get(f"/c/{conversation.pk}/", {"at": str(resent.pk)}).content.decode()
+    assert "zanzibar" in page and "Because." not in page
+    assert conversation.participants.get(user=alice).line == resent.line
+    # An id of another conversation, or of nothing, opens the thread as it is.
+    assert client.get(f"/c/{conversation.pk}/", {"at": "nonsense"}).status_code == 200
+
+
+def test_an_outsider_cannot_open_a_version(bob, answered, client):
+    conversation, question, _ = answered
+    client.force_login(bob)
+    assert client.get(f"/c/{conversation.pk}/", {"at": str(question.pk)}).status_code == 404
+    response = client.post(f"/m/{question.pk}/version", {"version": "1"})
+    assert response.status_code == 404
