@@ -57,7 +57,7 @@ def test_the_sidebar_stays_one_query_with_versions(alice, answered):
 
 
 def test_search_finds_any_version_and_opens_the_thread_on_it(alice, answered, client):
-    conversation, question, first = answered
+    conversation, question, _ = answered
     resent, _ = services.message_resend(
         message=question, actor=alice, content="Why is the sky blue, zanzibar?"
     )
