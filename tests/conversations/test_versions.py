@@ -310,6 +310,59 @@ def test_resend_with_the_same_client_message_id_makes_one_version(alice, chat):
     assert (chat.line_count, chat.message_count) == (1, 5)
 
 
+def test_resending_a_version_again_forks_from_the_path_before_its_turn(alice, chat):
+    _q1, a1, q2, _a2 = exchange(chat, alice, 2)
+    second = resend(q2, "second")  # line 1
+    answer(chat, "answer to second", alice)
+    third = resend(second, "third")  # a version of the same turn, made from line 1
+    assert (third.version, third.parent_id, third.line) == (3, a1.pk, 2)
+    line = Line.objects.get(conversation=chat, number=2)
+    assert (line.parent_line, line.fork_position, line.ancestry) == (1, 3, [[0, 1], [2, 3]])
+    assert contents(alice, chat) == ["q1", "a1", "third"]
+    assert refreshed(a1).next_turn_forks == 2
+    # Back to the second version: its answer is still below it.
+    assert show(second, alice) == 1
+    assert contents(alice, chat) == ["q1", "a1", "second", "answer to second"]
+    assert_consistent(chat)
+
+
+def test_picking_a_version_tells_the_picker_s_other_tabs_only(alice, bob, chat):
+    from conversations.models import Event
+
+    _q1, _a1, q2, _a2 = exchange(chat, alice, 2)
+    second = resend(q2, "second")
+
+    def changed():
+        return list(Event.objects.filter(conversation=chat, type="path.changed").order_by("id"))
+
+    assert [(e.user_id, e.data["line"], e.data["position"]) for e in changed()] == [
+        (alice.pk, 1, 3)
+    ]
+    assert changed()[0].data["message_id"] == str(second.pk)
+    show(q2, alice)
+    show(q2, alice)  # already shown: nothing to tell
+    assert [(e.user_id, e.data["line"]) for e in changed()] == [(alice.pk, 1), (alice.pk, 0)]
+    show(second, bob)
+    assert [e.user_id for e in changed()] == [alice.pk, alice.pk, bob.pk]
+
+
+def test_no_version_is_made_in_a_completed_conversation_or_by_someone_who_left(alice, bob, chat):
+    _q1, a1, q2, _a2 = exchange(chat, alice, 2)
+    ask(chat, "bob's", bob)
+    bobs = Message.objects.get(conversation=chat, content="bob's")
+    services.participant_remove(conversation=chat, actor=alice, user=bob)
+    with pytest.raises(NotFound):
+        resend(bobs, "again", user=bob)
+    with pytest.raises(NotFound):
+        show(q2, bob)
+    Conversation.objects.filter(pk=chat.pk).update(status=Conversation.Status.COMPLETED)
+    with pytest.raises(Conflict):
+        resend(q2, "again")
+    with pytest.raises(Conflict):
+        regenerate(chat, a1, "again", alice)
+    assert not Line.objects.filter(conversation=chat).exists()
+
+
 # --- regenerate ---------------------------------------------------------------------------------
 
 
@@ -443,6 +496,11 @@ def expected_path(conversation, user) -> dict[int, Message]:
     return shown
 
 
+def ident(item):
+    """The id of a page's item: a Message (message_page) or a MessageRow (the API's)."""
+    return item.pk if isinstance(item, Message) else item.id
+
+
 def test_every_page_of_a_forked_path_gives_each_position_once(alice, forked):
     expected = expected_path(forked, alice)
     tail = len(expected)
@@ -488,10 +546,7 @@ def test_every_page_of_a_forked_path_gives_each_position_once(alice, forked):
                 positions = [i.position for i in got.items]
                 assert positions == want, (name, anchor)
                 for item in got.items:
-                    assert getattr(item, "pk", None) or item.id
-                    assert (item.pk if hasattr(item, "pk") else item.id) == expected[
-                        item.position
-                    ].pk
+                    assert ident(item) == expected[item.position].pk, (name, anchor)
                 if want:
                     assert got.has_more_before == (want[0] > 1), (name, anchor)
                     assert got.has_more_after == (want[-1] < tail), (name, anchor)
@@ -700,10 +755,8 @@ def test_concurrent_resends_with_one_client_message_id_make_one_version(alice, c
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_appending_on_two_lines_at_once_duplicates_no_position_and_leaves_no_gap(alice, bob, chat):
-    # BUG (see the report): message_post on PostgreSQL (_POST_SQL in
-    # conversations/services/messages.py) reads the line's tail in the same statement that
-    # waits for the conversation's lock, with the snapshot taken before the wait: two posts
-    # on one line take the same position (IntegrityError on message_line_position_unique).
+    # Once failed: the one-statement post read the line's end with the snapshot taken before
+    # the lock's wait, and two posts took one position (IntegrityError).
     _q1, _a1, q2, _a2 = exchange(chat, alice, 2)
     resend(q2, "alice's line")  # alice: line 1 from position 3; bob: line 0
     people = [alice, bob] * 4
@@ -727,8 +780,7 @@ def test_appending_on_two_lines_at_once_duplicates_no_position_and_leaves_no_gap
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_assistant_turns_and_posts_on_one_line_at_once_take_distinct_positions(alice, chat):
-    # BUG (the same as above): an assistant turn appended by the ORM (_append, after the
-    # lock) and a post (_POST_SQL) race for the next position of one line.
+    # An assistant turn appended by the ORM and a one-statement post race for one line's end.
     exchange(chat, alice, 1)
 
     def work(number: int) -> int:

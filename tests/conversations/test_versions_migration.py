@@ -1,15 +1,12 @@
-"""Migration 0016 (versions of a turn): every message gets its place on line 0 and its
+"""Migrations 0016-0018 (versions of a turn): every message gets its place on line 0 and its
 parent; an answer regenerated before versions existed kept its earlier texts in
 meta["previous_versions"], and each becomes a real version of that turn, on a line of its
 own, numbered before the answer that replaced it, the later seqs, the count and the read
 markers moved up to make room.
 
-BUG (see the report): on PostgreSQL every test here fails in migration 0016 itself, "cannot
-ALTER TABLE conversations_message because it has pending trigger events". place_every_message
-updates each message twice in the migration's transaction (position, then parent), so the
-second UPDATE queues the deferred foreign-key checks of rows the transaction itself wrote,
-and the AlterField of `position` that follows in the same transaction refuses to run. Any
-PostgreSQL database with a conversation of two messages or more cannot migrate."""
+On PostgreSQL the data step once failed here ("pending trigger events": its writes left
+deferred checks that refused the ALTER TABLE after them in the same transaction), which
+led to the split into 0016-0018."""
 
 from datetime import UTC, datetime
 
