@@ -205,6 +205,20 @@ def test_another_participant_still_sees_the_old_path(alice, bob, chat):
     assert_consistent(chat)
 
 
+def test_the_sidebar_shows_the_end_of_each_person_s_own_path(alice, bob, chat):
+    _q1, _a1, q2, _a2, _q3, _a3 = exchange(chat, alice, 3)
+    resent = resend(q2, "q2 again")
+
+    def last_for(user):
+        (item,) = selectors.conversation_list_for_user(user=user).items
+        return item.last_message
+
+    assert (last_for(alice).id, last_for(alice).excerpt) == (resent.pk, "q2 again")
+    assert last_for(bob).excerpt == "a3"
+    show(q2, alice)
+    assert last_for(alice).excerpt == "a3"
+
+
 def test_the_versions_of_a_turn_list_each_with_shown_for_its_reader(alice, bob, chat):
     _q1, _a1, q2, _a2 = exchange(chat, alice, 2)
     second = resend(q2, "second")
