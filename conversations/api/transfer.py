@@ -45,8 +45,9 @@ class ExportQuery(Schema):
 def export_conversation(
     request: HttpRequest, conversation_id: uuid.UUID, query: Query[ExportQuery]
 ):
-    """Download a conversation as our JSON format (which POST /imports reads back) or as
-    Markdown (`text/markdown`), as an attachment. Participants only."""
+    """Download a conversation as our JSON format (every version of every turn, with the
+    lines and earlier texts; POST /imports reads it back) or as Markdown (`text/markdown`:
+    the path you are shown), as an attachment. Participants only."""
     export = selectors.conversation_export(user=request.auth, conversation_id=conversation_id)
     chunks = json_chunks(export) if query.format == "json" else markdown_chunks(export)
     encoded = (chunk.encode() for chunk in chunks)

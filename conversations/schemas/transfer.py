@@ -1,4 +1,5 @@
-"""Schemas of export and import: our JSON export format (version 1), written from the models
+"""Schemas of export and import: our JSON export format (version 2; version 1 is read too),
+written from the models
 by the *Out schemas and read back from a file by the *In schemas, and the import's answer.
 
 The export format is a file format, versioned on its own: it does not reuse the API's
@@ -25,6 +26,7 @@ from conversations.models import (
 
 # PositiveIntegerField's range on every database.
 Count = Annotated[int, Field(ge=0, le=2_147_483_647)]
+Positive = Annotated[int, Field(ge=1, le=2_147_483_647)]
 
 # --- written by an export ------------------------------------------------------------------
 
@@ -109,11 +111,35 @@ class ExportPartOut(Schema):
         return part.artifact if hasattr(part, "artifact") else None
 
 
+class ExportRevisionOut(Schema):
+    """An earlier text of an edited message (MessageRevision): replaced at `created_at`."""
+
+    number: int
+    content: str
+    created_at: datetime
+
+
+class ExportLineOut(Schema):
+    """A line of the conversation (models.Line): a new version of the turn at
+    `fork_position` on the path of `parent_line`; `ancestry` is its whole path as [line,
+    first position] pairs. Line 0, the first, has none."""
+
+    number: int
+    parent_line: int
+    fork_position: int
+    ancestry: list[list[int]]
+
+
 class ExportMessageOut(Schema):
-    """One message. A deleted or hidden one keeps its place, times and token counts, without
-    its content, parts, meta or error text: exported as the API shows it."""
+    """One message of any version. A deleted or hidden one keeps its place in the tree,
+    times and token counts, without its content, parts, meta, error text or earlier texts:
+    exported as the API shows it."""
 
     seq: int
+    position: int
+    line: int
+    parent_seq: int | None
+    version: int
     role: str
     status: str
     sender: ExportUserOut | None
@@ -140,6 +166,7 @@ class ExportMessageOut(Schema):
     is_deleted: bool
     is_hidden: bool
     parts: list[ExportPartOut]
+    revisions: list[ExportRevisionOut]
 
     @staticmethod
     def resolve_content(message) -> str:
@@ -149,6 +176,15 @@ class ExportMessageOut(Schema):
     def resolve_reply_to_seq(message) -> int | None:
         # Annotated by selectors.conversation_export (a join, not the replied-to row).
         return message.reply_to_seq
+
+    @staticmethod
+    def resolve_parent_seq(message) -> int | None:
+        # Annotated by selectors.conversation_export, as reply_to_seq.
+        return message.parent_seq
+
+    @staticmethod
+    def resolve_revisions(message) -> list:
+        return list(message.revisions.all()) if message.is_visible else []
 
     @staticmethod
     def resolve_error(message) -> str:
@@ -183,6 +219,9 @@ class ExportDocumentOut(Schema):
     version: int
     exported_at: datetime
     conversation: ExportConversationOut
+    # The line the person who exported it was shown (0 when they never picked a version).
+    shown_line: int
+    lines: list[ExportLineOut]
     messages: list[ExportMessageOut]
 
 
@@ -267,6 +306,29 @@ class ExportMessageIn(Schema):
     is_deleted: bool = False
     is_hidden: bool = False
     parts: list[ExportPartIn] = Field(default_factory=list)
+
+
+class ExportRevisionIn(Schema):
+    number: Positive
+    content: str = ""
+    created_at: datetime
+
+
+class ExportLineIn(Schema):
+    number: Positive
+    parent_line: Count
+    fork_position: Positive
+    ancestry: list[tuple[Count, Positive]]
+
+
+class ExportMessageTreeIn(ExportMessageIn):
+    """A message of version 2: its place in the tree of versions, and its earlier texts."""
+
+    position: Positive
+    line: Count = 0
+    parent_seq: Positive | None = None
+    version: Positive = 1
+    revisions: list[ExportRevisionIn] = Field(default_factory=list)
 
 
 # --- the import's answer -------------------------------------------------------------------

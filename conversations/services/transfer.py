@@ -30,9 +30,11 @@ from conversations.models import (
     ArtifactKind,
     Conversation,
     ConversationKind,
+    Line,
     Membership,
     Message,
     MessagePart,
+    MessageRevision,
     MessageRole,
     Participant,
     ParticipantRole,
@@ -233,19 +235,43 @@ def _import_conversation(
         created_at=created_at,
         last_activity_at=created_at,
     )
+    # The importer is shown the line the exporter was (ChatGPT: the one ending at its
+    # current_node).
     participant = Participant.objects.create(
-        conversation=conversation, user=user, role=ParticipantRole.OWNER, joined_at=now
+        conversation=conversation,
+        user=user,
+        role=ParticipantRole.OWNER,
+        joined_at=now,
+        line=plan.shown_line,
+    )
+    lines = plan.lines or []
+    Line.objects.bulk_create(
+        [
+            Line(
+                conversation=conversation,
+                number=line.number,
+                parent_line=line.parent_line,
+                fork_position=line.fork_position,
+                ancestry=line.ancestry,
+                created_at=now,
+            )
+            for line in lines
+        ],
+        batch_size=BATCH_SIZE,
     )
 
     writer = _MessageWriter(
         conversation=conversation, user=user, agents=agents, now=now, upload=upload
     )
     for message_plan in plan.messages:
-        writer.add(message_plan)
+        writer.add(message_plan, tree=plan.lines is not None)
     writer.flush()
+    writer.count_versions()
 
     totals = writer.totals
     Conversation.objects.filter(pk=conversation.pk).update(
+        line_count=len(lines),
+        first_turn_forks=max(writer.children[None] - 1, 0),
         # Untitled: from the first message, as when posting.
         title=title or writer.first_text_title,
         message_count=writer.count,
@@ -294,7 +320,9 @@ class _Agents:
 
 class _MessageWriter:
     """Appends planned messages as seq 1, 2, 3 …, in batches of bulk INSERTs, adding up what
-    the conversation's counters must say about them."""
+    the conversation's counters must say about them: each in its place in the tree (as
+    planned, or after the one before it for a linear conversation), and, once all are
+    written, each parent's count of versions of the turn after it."""
 
     def __init__(
         self, *, conversation: Conversation, user, agents: _Agents, now: datetime, upload: Upload
@@ -312,12 +340,27 @@ class _MessageWriter:
         self.totals: Counter[str] = Counter()
         self.tool_counts: Counter[str] = Counter()
         self.ids_by_source_seq: dict[int, uuid.UUID] = {}
+        # The message written last, and how many messages each has after it (its versions
+        # of the next turn; None: the first turn's).
+        self.previous_id: uuid.UUID | None = None
+        self.children: Counter[uuid.UUID | None] = Counter()
         self.messages: list[Message] = []
         self.parts: list[MessagePart] = []
         self.artifacts: list[Artifact] = []
+        self.revisions: list[MessageRevision] = []
 
-    def add(self, plan: MessagePlan) -> None:
+    def add(self, plan: MessagePlan, *, tree: bool = False) -> None:
         self.count += 1
+        if tree:
+            # Checked by the format reader: the parent is an earlier message of the plan.
+            position, line, version = plan.position, plan.line, plan.version
+            parent_id = (
+                self.ids_by_source_seq[plan.parent_source_seq]
+                if plan.parent_source_seq is not None
+                else None
+            )
+        else:
+            position, line, version, parent_id = self.count, 0, 1, self.previous_id
         created_at = plan.created_at or self.now
         sender = None
         meta = dict(plan.meta)
@@ -335,8 +378,10 @@ class _MessageWriter:
             id=uuid.uuid4(),
             conversation=self.conversation,
             seq=self.count,
-            position=self.count,
-            parent_id=self.messages[-1].id if self.messages else None,
+            position=position,
+            line=line,
+            parent_id=parent_id,
+            version=version,
             role=plan.role,
             status=plan.status,
             sender=sender,
@@ -368,7 +413,19 @@ class _MessageWriter:
         )
         if plan.source_seq is not None:
             self.ids_by_source_seq[plan.source_seq] = message.id
+        self.previous_id = message.id
+        if tree or parent_id is None:  # a linear conversation's turns have one version
+            self.children[parent_id] += 1
         self.messages.append(message)
+        self.revisions += [
+            MessageRevision(
+                message=message,
+                number=revision.number,
+                content=revision.content,
+                created_at=revision.created_at or created_at,
+            )
+            for revision in plan.revisions
+        ]
 
         self.totals["total_input_tokens"] += plan.prompt_tokens or 0
         self.totals["total_output_tokens"] += plan.completion_tokens or 0
@@ -431,4 +488,19 @@ class _MessageWriter:
         Message.objects.bulk_create(self.messages)
         MessagePart.objects.bulk_create(self.parts)
         Artifact.objects.bulk_create(self.artifacts)
-        self.messages, self.parts, self.artifacts = [], [], []
+        MessageRevision.objects.bulk_create(self.revisions, batch_size=BATCH_SIZE)
+        self.messages, self.parts, self.artifacts, self.revisions = [], [], [], []
+
+    def count_versions(self) -> None:
+        """Each message's next_turn_forks (how many versions the turn after it has beyond
+        the first), once its children are all written: one UPDATE per distinct count, of
+        BATCH_SIZE messages at most."""
+        by_forks: dict[int, list[uuid.UUID]] = {}
+        for parent_id, children in self.children.items():
+            if parent_id is not None and children > 1:
+                by_forks.setdefault(children - 1, []).append(parent_id)
+        for forks, ids in by_forks.items():
+            for start in range(0, len(ids), BATCH_SIZE):
+                Message.objects.filter(pk__in=ids[start : start + BATCH_SIZE]).update(
+                    next_turn_forks=forks
+                )

@@ -1,14 +1,19 @@
-"""Our own JSON export format, version 1: written by `json_chunks` (streamed, one message at a
+"""Our own JSON export format, version 2: written by `json_chunks` (streamed, one message at a
 time) and read back by `document_plan` (streamed too: the messages are read from the file
 each time the plan's messages are iterated, never all held at once).
 
-    {"format": "chatapp", "version": 1, "exported_at": "…",
+    {"format": "chatapp", "version": 2, "exported_at": "…",
      "conversation": {id, kind, title, status, agent, subject, metadata, created_at, usage,
                       participants, …},
-     "messages": [{seq, role, status, sender, content, parts: [{…, artifact}], usage,
-                   times, meta, is_deleted, is_hidden, …}, …]}
+     "shown_line": 2,
+     "lines": [{number, parent_line, fork_position, ancestry}, …],
+     "messages": [{seq, position, line, parent_seq, version, role, status, sender, content,
+                   parts: [{…, artifact}], revisions: [{number, content, created_at}],
+                   usage, times, meta, is_deleted, is_hidden, …}, …]}
 
-The schemas in conversations/schemas/transfer.py define every field.
+Version 2 carries every version of every turn (the tree: docs/data-model.md) and the earlier
+texts of edited messages; version 1 (no lines, no places: each message follows the one
+before) is still read. The schemas in conversations/schemas/transfer.py define every field.
 """
 
 import json
@@ -24,20 +29,28 @@ from conversations.models import MessageErrorType, MessageStatus
 from conversations.schemas.transfer import (
     ExportConversationIn,
     ExportConversationOut,
+    ExportLineIn,
+    ExportLineOut,
     ExportMessageIn,
     ExportMessageOut,
+    ExportMessageTreeIn,
 )
 from conversations.services.messages import validate_message_meta
 
 from .plan import (
+    MAIN_ANCESTRY,
     ArtifactPlan,
     ConversationPlan,
+    LinePlan,
     MessagePlan,
     PartPlan,
+    RevisionPlan,
     aware,
     clean_json,
     clean_text,
+    fork_ancestry,
     invalid,
+    line_at,
 )
 from .sources import JsonDocument
 
@@ -45,7 +58,7 @@ if TYPE_CHECKING:
     from conversations.selectors.export import ConversationExport
 
 FORMAT = "chatapp"
-VERSION = 1
+VERSION = 2
 
 SchemaType = TypeVar("SchemaType", bound=Schema)
 
@@ -62,8 +75,14 @@ def json_chunks(export: "ConversationExport") -> Iterator[str]:
         "conversation": ExportConversationOut.from_orm(export.conversation).model_dump(mode="json"),
     }
     text = json.dumps(head, ensure_ascii=False)
-    # The messages come last, so that a reader has the conversation before them.
-    yield text[:-1] + ', "messages": ['
+    # The lines, then the messages, come last, so that a reader has the conversation and
+    # the shape of its tree before them.
+    yield text[:-1] + f', "shown_line": {export.shown_line}, "lines": ['
+    separator = "\n"
+    for line in export.lines():
+        yield separator + json.dumps(ExportLineOut.from_orm(line).model_dump(mode="json"))
+        separator = ",\n"
+    yield '], "messages": ['
     separator = "\n"
     for message in export.messages():
         item = ExportMessageOut.from_orm(message).model_dump(mode="json")
@@ -119,6 +138,7 @@ def document_plan(document: JsonDocument) -> ConversationPlan:
         }
     if header.agent is not None:
         imported["agent"] = clean_json(header.agent.model_dump(), location=location)
+    lines, shown_line = _tree_of(document) if version >= 2 else (None, 0)
     return ConversationPlan(
         format=FORMAT,
         source_id=str(header.id),
@@ -128,25 +148,74 @@ def document_plan(document: JsonDocument) -> ConversationPlan:
         created_at=aware(header.created_at),
         agent_slug=header.agent.slug if header.agent else "",
         metadata={**metadata, "import": imported},
-        messages=StreamedMessages(document),
+        messages=StreamedMessages(document, lines),
+        lines=lines,
+        shown_line=shown_line,
     )
 
 
-class StreamedMessages:
-    """The messages of an export document, read from the file again on every iteration."""
+def _tree_of(document: JsonDocument) -> tuple[list[LinePlan], int]:
+    """The lines of a version 2 document, checked (numbered 1, 2, 3 … in order, each forking
+    from an earlier line, with the ancestry that fork makes), and its shown line."""
+    name = document.name
+    with document.open() as stream:
+        raw_lines = next(ijson.items(stream, "lines"), None)
+    if raw_lines is None:
+        raw_lines = []
+    if not isinstance(raw_lines, list):
+        raise invalid(f"{name}.lines", "must be a list.")
+    lines: list[LinePlan] = []
+    ancestries: list[list[list[int]]] = [MAIN_ANCESTRY]
+    for index, raw in enumerate(raw_lines):
+        location = f"{name}.lines[{index}]"
+        item = _validate(ExportLineIn, raw, location)
+        if item.number != index + 1:
+            raise invalid(
+                f"{location}.number", f"must be {index + 1}: lines are 1, 2, 3 … in order."
+            )
+        if item.parent_line >= item.number:
+            raise invalid(f"{location}.parent_line", "must be an earlier line.")
+        ancestry = fork_ancestry(
+            ancestries[item.parent_line], position=item.fork_position, number=item.number
+        )
+        if [list(pair) for pair in item.ancestry] != ancestry:
+            raise invalid(
+                f"{location}.ancestry",
+                f"must be {ancestry}: the path of line {item.parent_line} before position "
+                f"{item.fork_position}, then this line.",
+            )
+        ancestries.append(ancestry)
+        lines.append(LinePlan(item.number, item.parent_line, item.fork_position, ancestry))
+    with document.open() as stream:
+        shown_line = next(ijson.items(stream, "shown_line"), None)
+    if shown_line is None:
+        shown_line = 0
+    if isinstance(shown_line, bool) or not isinstance(shown_line, int):
+        raise invalid(f"{name}.shown_line", "must be the number of a line.")
+    if not 0 <= shown_line <= len(lines):
+        raise invalid(f"{name}.shown_line", "must be 0 or the number of one of the lines.")
+    return lines, shown_line
 
-    def __init__(self, document: JsonDocument):
+
+class StreamedMessages:
+    """The messages of an export document, read from the file again on every iteration;
+    with `lines` (version 2), each message's place in the tree is checked too."""
+
+    def __init__(self, document: JsonDocument, lines: list[LinePlan] | None = None):
         self.document = document
+        self.lines = lines
 
     def __iter__(self) -> Iterator[MessagePlan]:
         name = self.document.name
         seen: set[int] = set()
         last_seq = 0
+        tree = _TreeCheck(self.lines, name) if self.lines is not None else None
+        schema = ExportMessageTreeIn if tree else ExportMessageIn
         with self.document.open() as stream:
             items = ijson.items(stream, "messages.item", use_float=True)
             for index, raw in enumerate(items):
                 location = f"{name}.messages[{index}]"
-                item = _validate(ExportMessageIn, raw, location)
+                item = _validate(schema, raw, location)
                 if item.seq <= last_seq:
                     raise invalid(f"{location}.seq", "messages must be in increasing seq order.")
                 if item.reply_to_seq is not None and item.reply_to_seq not in seen:
@@ -155,7 +224,105 @@ class StreamedMessages:
                     )
                 seen.add(item.seq)
                 last_seq = item.seq
-                yield _message_plan(item, location)
+                if tree is not None:
+                    tree.check(item, location)
+                plan = _message_plan(item, location)
+                if tree is not None:
+                    plan.position, plan.line, plan.version = item.position, item.line, item.version
+                    plan.parent_source_seq = item.parent_seq
+                    if not (item.is_deleted or item.is_hidden):
+                        plan.revisions = _revisions(item, location)
+                yield plan
+        if tree is not None:
+            tree.finish()
+
+
+class _TreeCheck:
+    """That the messages of a version 2 document, read in seq order, are the tree its lines
+    describe: each message on a line that exists, at or after the line's fork; its parent
+    the message before it on that line's path, written before it; each (line, position)
+    once; the versions of a turn numbered 1, 2, 3 … in the order they were written; every
+    line holding its first message and forking from a message of its parent line. Holds
+    two integers per message (less than the writer's ids)."""
+
+    def __init__(self, lines: list[LinePlan], name: str):
+        self.name = name
+        self.lines = lines
+        self.ancestries = [MAIN_ANCESTRY, *(line.ancestry for line in lines)]
+        self.starts = [1, *(line.fork_position for line in lines)]
+        # (line, position) -> seq, and how many versions each parent (by seq) has so far.
+        self.seq_at: dict[tuple[int, int], int] = {}
+        self.children: dict[int | None, int] = {}
+
+    def check(self, item: ExportMessageTreeIn, location: str) -> None:
+        line, position = item.line, item.position
+        if line >= len(self.starts):
+            raise invalid(f"{location}.line", "must be 0 or the number of one of the lines.")
+        if position < self.starts[line]:
+            raise invalid(
+                f"{location}.position",
+                f"line {line} starts at position {self.starts[line]}; this is before it.",
+            )
+        if (line, position) in self.seq_at:
+            raise invalid(
+                f"{location}.position",
+                f"message {self.seq_at[line, position]} is at position {position} of line "
+                f"{line} already.",
+            )
+        parent = None
+        if position > 1:
+            parent = self.seq_at.get((line_at(self.ancestries[line], position - 1), position - 1))
+            if parent is None:
+                raise invalid(
+                    f"{location}.position",
+                    f"no earlier message is at position {position - 1} of line {line}'s path.",
+                )
+        if item.parent_seq != parent:
+            raise invalid(
+                f"{location}.parent_seq",
+                f"must be {parent}: the message before it on the path of line {line}.",
+            )
+        version = self.children.get(parent, 0) + 1
+        if item.version != version:
+            raise invalid(
+                f"{location}.version",
+                f"must be {version}: a turn's versions are numbered in the order written.",
+            )
+        self.children[parent] = version
+        self.seq_at[line, position] = item.seq
+
+    def finish(self) -> None:
+        for index, line in enumerate(self.lines):
+            if (line.number, line.fork_position) not in self.seq_at:
+                raise invalid(
+                    f"{self.name}.lines[{index}]",
+                    f"no message is at position {line.fork_position} of line {line.number}.",
+                )
+            if (line.parent_line, line.fork_position) not in self.seq_at:
+                raise invalid(
+                    f"{self.name}.lines[{index}]",
+                    f"forks from line {line.parent_line} at position {line.fork_position}, "
+                    "where that line has no message.",
+                )
+
+
+def _revisions(item: ExportMessageTreeIn, location: str) -> list[RevisionPlan]:
+    revisions = []
+    last = 0
+    for index, revision in enumerate(item.revisions):
+        if revision.number <= last:
+            raise invalid(
+                f"{location}.revisions[{index}].number", "revisions must be in increasing order."
+            )
+        last = revision.number
+        revisions.append(
+            RevisionPlan(
+                number=revision.number,
+                content=clean_text(revision.content),
+                created_at=aware(revision.created_at),
+            )
+        )
+    return revisions
 
 
 def _message_plan(item: ExportMessageIn, location: str) -> MessagePlan:

@@ -3,28 +3,39 @@ ConversationPlan.
 
 A ChatGPT conversation is a tree: `mapping` holds nodes {id, message, parent, children},
 every edit or regeneration starts a branch, and `current_node` is the leaf the user last saw.
-Only that active thread is imported: walking up from current_node through `parent` to the
-root, then reversed. Children are never needed (nodes may lack them); a parent that is not
-in the mapping, or a walk that comes back to a node (a cycle), makes the file invalid.
+The whole tree is imported as versions of turns (docs/data-model.md): the nodes with the
+same parent are versions of one turn, each leaf's path is a line, and the importer is shown
+the line that ends at current_node. The tree is read from the `parent` of each node
+(children are never needed: nodes may lack them); a parent that is not in the mapping, a
+node that never reaches a root (a cycle), a node whose id is not its key or a key given
+twice, or a tree deeper than MAX_TREE_DEPTH makes the file invalid.
 
 Roles map one to one (user, assistant, system, tool); ChatGPT's custom-instruction nodes
 (user_editable_context, model_editable_context) become system messages; empty nodes (the
-root, the empty system prompt, null messages) are skipped. docs/import-export.md has the
-table of content types and the parts each becomes.
+root, the empty system prompt, null messages) are skipped, their children taking their
+place under the nearest node kept above them. docs/import-export.md has the table of
+content types and the parts each becomes.
 """
 
 import hashlib
+import heapq
 import json
+from collections import deque
 from typing import Any
 
 from conversations.models import MessageRole, PartType
 
 from .plan import (
+    MAIN_ANCESTRY,
+    MAX_ANCESTRY_PAIRS,
+    MAX_TREE_DEPTH,
     ConversationPlan,
+    LinePlan,
     MessagePlan,
     PartPlan,
     clean_json,
     clean_text,
+    fork_ancestry,
     invalid,
     timestamp,
 )
@@ -44,8 +55,19 @@ POINTER_FIELDS = ("content_type", "asset_pointer", "size_bytes", "width", "heigh
 SOURCE_ID_MAX_LENGTH = 100
 
 
+class JsonObject(dict):
+    """A JSON object as the parser builds it (reader.py passes it as ijson's map_type),
+    remembering the keys given twice, which a plain dict silently keeps the last of."""
+
+    def __setitem__(self, key, value):
+        if key in self:
+            self.__dict__.setdefault("duplicate_keys", []).append(key)
+        super().__setitem__(key, value)
+
+
 def conversation_plan(raw: Any, *, location: str) -> ConversationPlan:
-    """The active thread of one ChatGPT conversation, checked; raises InvalidInput."""
+    """Every branch of one ChatGPT conversation, as versions of its turns, checked; raises
+    InvalidInput."""
     if not isinstance(raw, dict) or not isinstance(raw.get("mapping"), dict):
         raise invalid(location, "is not a ChatGPT conversation (an object with a mapping).")
     mapping: dict = raw["mapping"]
@@ -53,25 +75,42 @@ def conversation_plan(raw: Any, *, location: str) -> ConversationPlan:
     created_at = timestamp(raw.get("create_time"), location=f"{location}.create_time")
     source_id = _source_id(raw, location)
     location = f"{location} ({source_id})"
+    current = _optional(raw, "current_node", str, location)
+    if current is not None and current not in mapping:
+        raise invalid(location, f"current_node {current!r} is not in the mapping.")
 
-    messages: list[MessagePlan] = []
-    previous_time = created_at
-    for node_id, node in _active_thread(raw, mapping, location):
-        node_location = f"{location}.mapping[{node_id!r}]"
-        message = node.get("message")
-        if message is None:
-            continue
-        plan = _message_plan(message, node_id, location=f"{node_location}.message")
+    order, parents = _nodes(mapping, location)
+    # Each node's nearest kept node, itself or above it (None: no message above it is
+    # kept); the kept ones' plans, their kept parents and their turns.
+    anchor: dict[str, str | None] = {}
+    plans: dict[str, MessagePlan] = {}
+    kept_children: dict[str | None, list[str]] = {}
+    positions: dict[str, int] = {}
+    for node_id in order:
+        parent = parents[node_id]
+        above = anchor[parent] if parent is not None else None
+        message = mapping[node_id].get("message")
+        plan = None
+        if message is not None:
+            node_location = f"{location}.mapping[{node_id!r}].message"
+            plan = _message_plan(message, node_id, location=node_location)
         if plan is None:
+            anchor[node_id] = above
             continue
+        anchor[node_id] = node_id
         # A message without a time sits at its predecessor's (or the conversation's) time.
         if plan.created_at is None:
-            plan.created_at = previous_time
+            plan.created_at = plans[above].created_at if above is not None else created_at
         if plan.completed_at is None:
             plan.completed_at = plan.created_at
-        previous_time = plan.created_at
-        messages.append(plan)
+        plans[node_id] = plan
+        positions[node_id] = positions[above] + 1 if above is not None else 1
+        kept_children.setdefault(above, []).append(node_id)
 
+    messages, lines, line_of = _versions(plans, kept_children, positions, location)
+    if current is None:
+        current = _latest_leaf(mapping)
+    shown = anchor.get(current) if current is not None else None
     return ConversationPlan(
         format=FORMAT,
         source_id=source_id,
@@ -80,7 +119,104 @@ def conversation_plan(raw: Any, *, location: str) -> ConversationPlan:
         created_at=created_at or (messages[0].created_at if messages else None),
         messages=messages,
         metadata={"import": {"format": FORMAT, "source_id": source_id}},
+        lines=lines,
+        shown_line=line_of[shown] if shown is not None else 0,
     )
+
+
+def _nodes(mapping: dict, location: str) -> tuple[list[str], dict[str, str | None]]:
+    """Every node of the mapping, parents before children (breadth first from the roots),
+    and the parent of each; InvalidInput unless the mapping is a tree (or several)."""
+    duplicates = getattr(mapping, "duplicate_keys", None)
+    if duplicates:
+        raise invalid(f"{location}.mapping", f"node {duplicates[0]!r} is given twice.")
+    parents: dict[str, str | None] = {}
+    children: dict[str | None, list[str]] = {}
+    for node_id, node in mapping.items():
+        node_location = f"{location}.mapping[{node_id!r}]"
+        if not isinstance(node, dict):
+            raise invalid(node_location, "a node must be an object.")
+        own_id = _optional(node, "id", str, node_location)
+        if own_id is not None and own_id != node_id:
+            raise invalid(
+                f"{node_location}.id", f"must be the node's key, {node_id!r}: ids are unique."
+            )
+        parent = _optional(node, "parent", str, node_location)
+        if parent is not None and parent not in mapping:
+            raise invalid(location, f"node {node_id!r} has parent {parent!r}, not in the mapping.")
+        parents[node_id] = parent
+        children.setdefault(parent, []).append(node_id)
+    order: list[str] = []
+    depth = dict.fromkeys(children.get(None, []), 1)
+    queue = deque(children.get(None, []))
+    while queue:
+        node_id = queue.popleft()
+        order.append(node_id)
+        if depth[node_id] > MAX_TREE_DEPTH:
+            raise invalid(location, f"the mapping is more than {MAX_TREE_DEPTH} turns deep.")
+        for child in children.get(node_id, []):
+            depth[child] = depth[node_id] + 1
+            queue.append(child)
+    if len(order) < len(parents):
+        stuck = next(node_id for node_id in parents if node_id not in depth)
+        raise invalid(location, f"the mapping has a cycle: node {stuck!r} never reaches a root.")
+    return order, parents
+
+
+def _versions(
+    plans: dict[str, MessagePlan],
+    kept_children: dict[str | None, list[str]],
+    positions: dict[str, int],
+    location: str,
+) -> tuple[list[MessagePlan], list, dict[str, int]]:
+    """The kept messages in the order they were written (by time, a parent always before
+    its children), each given its seq, turn, version and line; the lines; each node's line.
+    A turn's versions are numbered in the order written; the first continues its parent's
+    line and every later one starts a line of its own, forking from the first's, as
+    editing or regenerating here would."""
+    order_of = {node_id: index for index, node_id in enumerate(plans)}
+    heap = [(_time_key(plans[root]), order_of[root], root) for root in kept_children.get(None, [])]
+    heapq.heapify(heap)
+    messages: list[MessagePlan] = []
+    lines: list[LinePlan] = []
+    ancestries: list[list[list[int]]] = [MAIN_ANCESTRY]
+    pairs = 0
+    line_of: dict[str, int] = {}
+    versions: dict[str | None, list[str]] = {}
+    kept_parent = {
+        child: parent for parent, children in kept_children.items() for child in children
+    }
+    while heap:
+        _, _, node_id = heapq.heappop(heap)
+        plan = plans[node_id]
+        parent = kept_parent[node_id]
+        siblings = versions.setdefault(parent, [])
+        siblings.append(node_id)
+        plan.source_seq = len(messages) + 1
+        plan.parent_source_seq = plans[parent].source_seq if parent is not None else None
+        plan.position = positions[node_id]
+        plan.version = len(siblings)
+        if plan.version == 1:
+            plan.line = line_of[parent] if parent is not None else 0
+        else:
+            parent_line = line_of[siblings[0]]
+            number = len(lines) + 1
+            ancestry = fork_ancestry(ancestries[parent_line], position=plan.position, number=number)
+            pairs += len(ancestry)
+            if pairs > MAX_ANCESTRY_PAIRS:
+                raise invalid(location, "the mapping has too many branches this deep to import.")
+            lines.append(LinePlan(number, parent_line, plan.position, ancestry))
+            ancestries.append(ancestry)
+            plan.line = number
+        line_of[node_id] = plan.line
+        messages.append(plan)
+        for child in kept_children.get(node_id, []):
+            heapq.heappush(heap, (_time_key(plans[child]), order_of[child], child))
+    return messages, lines, line_of
+
+
+def _time_key(plan: MessagePlan) -> float:
+    return plan.created_at.timestamp() if plan.created_at is not None else float("-inf")
 
 
 def _source_id(raw: dict, location: str) -> str:
@@ -94,37 +230,6 @@ def _source_id(raw: dict, location: str) -> str:
             break
     canonical = json.dumps(raw, sort_keys=True, ensure_ascii=True, default=str)
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _active_thread(raw: dict, mapping: dict, location: str) -> list[tuple[str, dict]]:
-    """The nodes from the root to current_node, in order."""
-    current = _optional(raw, "current_node", str, location)
-    if current is None:
-        current = _latest_leaf(mapping)
-    if current is None:
-        return []
-    if current not in mapping:
-        raise invalid(location, f"current_node {current!r} is not in the mapping.")
-    path: list[tuple[str, dict]] = []
-    seen: set[str] = set()
-    node_id: str | None = current
-    while node_id is not None:
-        if node_id in seen:
-            raise invalid(
-                location, f"the mapping has a cycle: node {node_id!r} is its own ancestor."
-            )
-        seen.add(node_id)
-        if node_id not in mapping:
-            raise invalid(
-                location, f"node {path[-1][0]!r} has parent {node_id!r}, not in the mapping."
-            )
-        node = mapping[node_id]
-        if not isinstance(node, dict):
-            raise invalid(f"{location}.mapping[{node_id!r}]", "a node must be an object.")
-        path.append((node_id, node))
-        node_id = _optional(node, "parent", str, f"{location}.mapping[{node_id!r}]")
-    path.reverse()
-    return path
 
 
 def _latest_leaf(mapping: dict) -> str | None:

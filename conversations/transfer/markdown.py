@@ -5,12 +5,16 @@
     ---
     ### #1 · Alice (user) · 2025-03-01 10:00 UTC
     the message's markdown, as written
+    ### #2 · Assistant (gpt-4o) · 2025-03-01 10:00 UTC · version 2 of 3
     **Tool call** `read_file` …
     ```json
     {"path": "app.py"}
     ```
 
-A message's text is its own markdown, left as written. Tool calls, tool results, reasoning
+It tells the path through the versions that the person exporting is shown, one message per
+turn (numbered by turn), saying which version of its turn each is when there are several;
+the other versions are in the JSON export only. A message's text is its own markdown, left
+as written. Tool calls, tool results, reasoning
 and errors are folded into fenced blocks whose fence is longer than any run of backticks
 inside, so nothing in them can close the block early. Deleted and hidden messages keep
 their heading without their content, as the API shows them.
@@ -39,21 +43,36 @@ def markdown_chunks(export: "ConversationExport") -> Iterator[str]:
         f"{_person(participant.user)} ({participant.role})"
         for participant in conversation.export_participants
     )
+    shown = conversation.path.tail
+    messages = f"- Messages: {conversation.message_count}"
+    if shown != conversation.message_count:
+        messages = f"- Messages: {shown} on the path shown ({conversation.message_count} in all)"
     facts = [
         f"- Kind: {conversation.get_kind_display()}"
         + (f", with {conversation.agent.name}" if conversation.agent else ""),
         f"- Participants: {people}",
-        f"- Messages: {conversation.message_count}",
+        messages,
         f"- Started: {_time(conversation.created_at)}",
         f"- Exported: {_time(export.exported_at)}",
     ]
     yield f"# {title}\n\n" + "\n".join(facts) + "\n\n---\n"
-    for message in export.messages():
-        yield "\n" + message_markdown(message)
+    previous = None
+    for message in export.path_messages():
+        # A turn's versions: 1 + its parent's next_turn_forks, the message before it here.
+        forks = (
+            conversation.first_turn_forks
+            if message.position == 1
+            else (previous.next_turn_forks if previous is not None else 0)
+        )
+        yield "\n" + message_markdown(message, versions=1 + forks)
+        previous = message
 
 
-def message_markdown(message: Message) -> str:
-    lines = [f"### #{message.seq} · {_author(message)} · {_time(message.created_at)}", ""]
+def message_markdown(message: Message, *, versions: int = 1) -> str:
+    heading = f"### #{message.position} · {_author(message)} · {_time(message.created_at)}"
+    if versions > 1:
+        heading += f" · version {message.version} of {versions}"
+    lines = [heading, ""]
     if message.deleted_at is not None:
         lines += ["*This message was deleted.*", ""]
         return "\n".join(lines)

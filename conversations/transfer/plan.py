@@ -14,6 +14,12 @@ from conversations.exceptions import InvalidInput
 MAX_JSON_DEPTH = 64
 # PositiveIntegerField's range on every database.
 MAX_INT = 2_147_483_647
+# How many turns deep a conversation's tree may be (a position), and how many [line, first
+# position] pairs all its lines' ancestries may hold together: a ChatGPT tree is read whole
+# and its lines' ancestries are made here, and a tree shaped as a comb (a fork at every
+# turn) would otherwise make a number of pairs quadratic in its size.
+MAX_TREE_DEPTH = 100_000
+MAX_ANCESTRY_PAIRS = 250_000
 
 
 @dataclass
@@ -36,6 +42,26 @@ class PartPlan:
     completed_at: datetime | None = None
     tool_duration_ms: int | None = None
     artifact: ArtifactPlan | None = None
+
+
+@dataclass
+class RevisionPlan:
+    """An earlier text of a message: MessageRevision `number`, replaced at `created_at`."""
+
+    number: int
+    content: str
+    created_at: datetime | None
+
+
+@dataclass
+class LinePlan:
+    """A line of the conversation's tree, as models.Line: a new version of the turn at
+    `fork_position` on the path of `parent_line`, with its whole path as `ancestry`."""
+
+    number: int
+    parent_line: int
+    fork_position: int
+    ancestry: list[list[int]]
 
 
 @dataclass
@@ -68,9 +94,19 @@ class MessagePlan:
     is_deleted: bool = False
     is_hidden: bool = False
     parts: list[PartPlan] = field(default_factory=list)
-    # The seq in the source (our format), to resolve reply_to_seq.
+    # The seq in the source (our format; ChatGPT: its place in the order the plan is
+    # written in), to resolve reply_to_seq and the parent.
     source_seq: int | None = None
     reply_to_source_seq: int | None = None
+    # Its place in the tree, when the conversation has one (ConversationPlan.lines is not
+    # None): its turn, the line it was written on, the source seq of the message before it
+    # on its path (None for the first turn) and which version of its turn it is. Checked by
+    # the format reader: the service writes them as they are.
+    position: int | None = None
+    line: int = 0
+    parent_source_seq: int | None = None
+    version: int = 1
+    revisions: list[RevisionPlan] = field(default_factory=list)
 
 
 @dataclass
@@ -88,6 +124,11 @@ class ConversationPlan:
     status: str = "active"
     agent_slug: str = ""
     metadata: dict = field(default_factory=dict)
+    # The tree of versions: None for a linear conversation (version 1 of our format: each
+    # message follows the one before, on line 0), else its lines (numbers 1, 2, 3 …) with
+    # each message's place given by its MessagePlan; and the line the importer is shown.
+    lines: list[LinePlan] | None = None
+    shown_line: int = 0
 
     @property
     def subject_type(self) -> str:
@@ -135,6 +176,27 @@ def timestamp(value: Any, *, location: str) -> datetime | None:
         return datetime.fromtimestamp(value, tz=UTC)
     except (OverflowError, OSError, ValueError):
         raise invalid(location, "is not a time that can be stored.") from None
+
+
+def fork_ancestry(parent_ancestry: list[list[int]], *, position: int, number: int) -> list:
+    """The ancestry of line `number`, a new version of the turn at `position` on the path
+    whose ancestry is `parent_ancestry`: that path before the turn, then the new line
+    (selectors.paths.Path.forked_at, on plain lists)."""
+    kept = [[line, start] for line, start in parent_ancestry if start < position]
+    return [*kept, [number, position]]
+
+
+def line_at(ancestry: list[list[int]], position: int) -> int:
+    """The line that a path with this ancestry reads `position` on (Path.line_at)."""
+    owner = ancestry[0][0]
+    for line, start in ancestry:
+        if start > position:
+            break
+        owner = line
+    return owner
+
+
+MAIN_ANCESTRY = [[0, 1]]
 
 
 def aware(value: datetime | None) -> datetime | None:

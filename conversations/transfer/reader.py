@@ -19,14 +19,19 @@ def conversation_plans(upload: Upload) -> Iterator[ConversationPlan]:
         first = document.first_character()
         if first == b"[":
             with document.open() as stream:
-                for index, raw in enumerate(ijson.items(stream, "item", use_float=True)):
+                for index, raw in enumerate(
+                    ijson.items(stream, "item", use_float=True, map_type=chatgpt.JsonObject)
+                ):
                     yield chatgpt.conversation_plan(raw, location=f"{document.name}[{index}]")
         elif first == b"{":
             if chatapp.is_chatapp_document(document):
                 yield chatapp.document_plan(document)
             else:
                 with document.open() as stream:
-                    raw = next(ijson.items(stream, "", use_float=True), None)
+                    raw = next(
+                        ijson.items(stream, "", use_float=True, map_type=chatgpt.JsonObject),
+                        None,
+                    )
                 yield chatgpt.conversation_plan(raw, location=document.name)
         else:
             raise invalid(

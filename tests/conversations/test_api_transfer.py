@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import AsyncClient, Client
 from django.utils import timezone
 
-from conversations import services
+from conversations import selectors, services
 from conversations.models import (
     Artifact,
     Conversation,
@@ -78,7 +78,12 @@ def assert_nothing_imported():
 # --- ChatGPT -------------------------------------------------------------------------------
 
 
-def test_chatgpt_branched_tree_imports_only_the_active_thread(alice, client_for):
+def shown_path(user, conversation) -> list[Message]:
+    """The messages `user` is shown of the conversation, one per turn."""
+    return selectors.message_page(user=user, conversation_id=conversation.pk, limit=100).items
+
+
+def test_chatgpt_branched_tree_imports_every_branch_as_versions(alice, client_for):
     response = upload(client_for(alice), fixture_bytes("branched.json"))
     assert response.status_code == 201, response.content
     body = response.json()
@@ -87,22 +92,50 @@ def test_chatgpt_branched_tree_imports_only_the_active_thread(alice, client_for)
     assert (conversation.kind, conversation.title) == ("assistant", "Reversing things in Python")
     assert conversation.workspace == alice.default_workspace
     assert conversation.created_by == alice and conversation.created_at == at(1700000000)
-    owner = Participant.objects.get(conversation=conversation)
-    assert (owner.user, owner.role, owner.last_read_seq) == (alice, "owner", 4)
 
     messages = thread(conversation.pk)
-    # The empty system node, the regenerated answer and the edited-away question are gone.
-    assert [(m.seq, m.role, m.content) for m in messages] == [
-        (1, "user", "How do I reverse a list?"),
-        (2, "assistant", "Use `items.reverse()` in place, or `items[::-1]` for a copy."),
-        (3, "user", "And a string?"),
-        (4, "assistant", "Slice it too: `text[::-1]`."),
+    # Every branch is kept, in the order written; only the empty system node is skipped.
+    # (seq, position, line, parent's seq, version, role, text)
+    assert [
+        (m.seq, m.position, m.line, m.parent and m.parent.seq, m.version, m.role, m.content)
+        for m in messages
+    ] == [
+        (1, 1, 0, None, 1, "user", "How do I reverse a list?"),
+        (2, 2, 0, 1, 1, "assistant", "An answer that was regenerated away."),
+        (3, 3, 0, 2, 1, "user", "A follow-up on the abandoned branch."),
+        (
+            4,
+            2,
+            1,
+            1,
+            2,
+            "assistant",
+            "Use `items.reverse()` in place, or `items[::-1]` for a copy.",
+        ),
+        (5, 3, 1, 4, 1, "user", "And a tuple?"),
+        (6, 4, 1, 5, 1, "assistant", "Tuples are immutable: tuple(reversed(t))."),
+        (7, 3, 2, 4, 2, "user", "And a string?"),
+        (8, 4, 2, 7, 1, "assistant", "Slice it too: `text[::-1]`."),
     ]
-    assert [m.sender for m in messages] == [alice, None, alice, None]
-    assert [m.model for m in messages] == ["", "gpt-4o", "", "gpt-4o"]
+    assert [m.next_turn_forks for m in messages] == [1, 0, 0, 1, 0, 0, 0, 0]
+    assert (conversation.line_count, conversation.first_turn_forks) == (2, 0)
+    assert list(
+        conversation.lines.values_list("number", "parent_line", "fork_position", "ancestry")
+    ) == [(1, 0, 2, [[0, 1], [1, 2]]), (2, 1, 3, [[0, 1], [1, 2], [2, 3]])]
+    # The importer is shown the line that ends at current_node: ChatGPT's active thread.
+    owner = Participant.objects.get(conversation=conversation)
+    assert (owner.user, owner.role, owner.line, owner.last_read_seq) == (alice, "owner", 2, 8)
+    assert [m.content for m in shown_path(alice, conversation)] == [
+        "How do I reverse a list?",
+        "Use `items.reverse()` in place, or `items[::-1]` for a copy.",
+        "And a string?",
+        "Slice it too: `text[::-1]`.",
+    ]
+    assert [m.sender for m in messages] == [alice, None, alice, None, alice, None, alice, None]
+    assert [m.model for m in messages][:4] == ["", "gpt-4", "", "gpt-4o"]
     assert messages[0].created_at == at(1700000010.5)
-    assert [part.type for part in messages[1].parts.all()] == ["text"]
-    assert conversation.message_count == 4
+    assert [part.type for part in messages[3].parts.all()] == ["text"]
+    assert conversation.message_count == 8
     assert conversation.last_activity_at == at(1700000080)
     # The importer's other tabs learn of it once, not once per message.
     events = Event.objects.filter(conversation=conversation)
@@ -171,7 +204,17 @@ def test_chatgpt_null_messages_missing_children_metadata_ids_and_titles(alice, c
     assert conversation.subject_id.startswith("sha256:")
     assert conversation.title == "A conversation without an id or a title."
     messages = thread(conversation.pk)
-    assert [m.content for m in messages] == [
+    # The empty node between the question and the answer is skipped: the answer is the
+    # question's child. Both branches after it are versions of the third turn.
+    assert [(m.content, m.position, m.version) for m in messages] == [
+        ("A conversation without an id or a title.", 1, 1),
+        ("An answer with no time and no metadata.", 2, 1),
+        ("An older branch.", 3, 1),
+        ("The newest branch, chosen without a current_node.", 3, 2),
+    ]
+    assert messages[1].parent == messages[0] and messages[3].parent == messages[1]
+    # Without a current_node, the newest leaf's line is shown.
+    assert [m.content for m in shown_path(alice, conversation)] == [
         "A conversation without an id or a title.",
         "An answer with no time and no metadata.",
         "The newest branch, chosen without a current_node.",
@@ -230,7 +273,7 @@ def test_json_export_round_trips_through_import(alice, bob, charlie, group, post
     assert response.status_code == 200
     exported = body_of(response)
     document = json.loads(exported)
-    assert (document["format"], document["version"]) == ("chatapp", 1)
+    assert (document["format"], document["version"]) == ("chatapp", 2)
     assert document["conversation"]["usage"]["total_input_tokens"] == 500
 
     imported = upload(client_for(charlie), exported, name="plans.json")
@@ -382,13 +425,15 @@ def test_export_query_count_does_not_grow_with_the_thread(
 ):
     rich_conversation(alice, bob, group, post)
     client = client_for(alice)
-    # Session, user, participation with conversation, participants, messages, their parts.
-    with django_assert_num_queries(6):
+    # Session, user, participation with conversation, participants, lines, messages, their
+    # parts, their revisions.
+    with django_assert_num_queries(8):
         body_of(client.get(export_url(group)))
     for number in range(30):
         post(group, f"more {number}", sender=bob if number % 2 else alice)
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(8):
         assert len(json.loads(body_of(client.get(export_url(group))))["messages"]) == 34
+    # The Markdown reads no lines and no revisions.
     with django_assert_num_queries(6):
         body_of(client.get(export_url(group, "markdown")))
 
@@ -530,7 +575,7 @@ def our_export(**changes) -> dict:
 @pytest.mark.parametrize(
     ("changes", "where"),
     [
-        ({"version": 2}, "version"),
+        ({"version": 3}, "version"),
         ({"version": "1"}, "version"),
         ({"conversation": None}, "conversation"),
         ({"conversation_kind": "chat"}, "conversation.kind"),
