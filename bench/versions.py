@@ -377,6 +377,10 @@ def load(args: argparse.Namespace) -> dict:
     epoch = (datetime.now(UTC) - timedelta(days=200)).replace(microsecond=0)
     with transaction.atomic(), connection.cursor() as cursor:
         user = user_create(username=USERNAME, password=PASSWORD, display_name="Bench Versions")
+        # A second reader of the conversations with versions, shown the same path: the deep
+        # switch is theirs, so that it alternates with the near one (the first reader's)
+        # without either changing what the other goes back to.
+        second = user_create(username=f"{USERNAME}_2", password=None, display_name="Reader 2")
         raw = cursor.cursor
         raw.execute("SET LOCAL maintenance_work_mem = '512MB'")
         raw.execute("SET CONSTRAINTS ALL IMMEDIATE")
@@ -400,11 +404,14 @@ def load(args: argparse.Namespace) -> dict:
             for kind, plan in built.items():
                 thread = plan["thread"]
                 newest = (epoch + timedelta(seconds=len(thread.messages))).isoformat()
-                copy.write_row((
-                    uuid.UUID(int=rng.getrandbits(128), version=4), epoch.isoformat(), newest,
-                    ids[kind], user.pk, "owner", None, None, False, len(thread.messages),
-                    epoch.isoformat(), plan["line"], json.dumps(plan["recent"]),
-                ))  # fmt: skip
+                people = [(user, "owner")] + ([(second, "member")] if plan["pairs"] else [])
+                for person, role in people:
+                    copy.write_row((
+                        uuid.UUID(int=rng.getrandbits(128), version=4), epoch.isoformat(),
+                        newest, ids[kind], person.pk, role, None, None, False,
+                        len(thread.messages), epoch.isoformat(), plan["line"],
+                        json.dumps(plan["recent"]),
+                    ))  # fmt: skip
         rows = 0
         with raw.copy(
             seeding._copy_statement("conversations_message", seeding.MESSAGE_COLUMNS)
@@ -471,6 +478,7 @@ def load(args: argparse.Namespace) -> dict:
         vacuum.execute("VACUUM (ANALYZE)")
     return {
         "user": user,
+        "second": second,
         "ids": ids,
         "built": built,
         "rows": rows,
@@ -561,32 +569,34 @@ def measure_reads_and_posts(seeded: dict, client, args) -> tuple[dict, dict]:
     return samples, deep_before
 
 
-def measure_switches(seeded: dict, client, args) -> tuple[dict, dict]:
+def measure_switches(seeded: dict, clients: dict, args) -> tuple[dict, dict]:
     from conversations import selectors
     from conversations.models import Participant
 
-    user, ids, built = seeded["user"], seeded["ids"], seeded["built"]
-    samples, rows_changed = {}, {}
-    # Near and deep apart: a switch at one turn changes what the other goes back to.
-    for where in ("near", "deep"):
-        operations = {}
+    ids, built = seeded["ids"], seeded["built"]
+    operations, rows_changed = {}, {}
+    # Near by the first reader, deep by the second: a switch at one turn would change what
+    # a switch at the other goes back to, were they the same person's.
+    readers = {"near": seeded["user"], "deep": seeded["second"]}
+    for where, user in readers.items():
+        client = clients[where]
         for kind in ("pair", "versions"):
             pk = ids[kind]
             shown, other = built[kind]["pairs"][where]
             state = {"next": other}
 
-            def switch(state=state, shown=shown, other=other, key=(kind, where)):
+            def switch(state=state, shown=shown, other=other, key=(kind, where), client=client):
                 target = state["next"]
                 body = expect(client.post(f"/api/v1/messages/{target.id}/show?limit={PAGE}"))
                 rows_changed.setdefault(key, set()).add(len(body["items"]))
                 state["next"] = shown if target is other else other
 
-            def same_rows(pk=pk, position=shown.position):
+            def same_rows(pk=pk, position=shown.position, user=user):
                 selectors.shown_path_from(
                     user=user, conversation_id=pk, position=position, limit=PAGE
                 )
 
-            def same_rows_api(pk=pk, position=shown.position):
+            def same_rows_api(pk=pk, position=shown.position, client=client):
                 expect(
                     client.get(
                         f"/api/v1/conversations/{pk}/messages",
@@ -599,13 +609,14 @@ def measure_switches(seeded: dict, client, args) -> tuple[dict, dict]:
                 (kind, where, "the same rows read, no switch (API)"): same_rows_api,
                 (kind, where, "the same rows read, no switch (selector)"): same_rows,
             }
-        # An even number of calls of each switch: every reader ends where they began.
-        rounds = args.rounds + args.rounds % 2
-        warmup = args.warmup + args.warmup % 2
-        samples |= harness.alternate(operations, rounds=rounds, warmup=warmup)
+    # An even number of calls of each switch: every reader ends where they began.
+    rounds = args.rounds + args.rounds % 2
+    warmup = args.warmup + args.warmup % 2
+    samples = harness.alternate(operations, rounds=rounds, warmup=warmup)
     for kind in ("pair", "versions"):
-        line = Participant.objects.get(conversation_id=ids[kind], user=user).line
-        assert line == built[kind]["line"], (kind, line)
+        for user in readers.values():
+            line = Participant.objects.get(conversation_id=ids[kind], user=user).line
+            assert line == built[kind]["line"], (kind, user, line)
     return samples, {key: sorted(value) for key, value in rows_changed.items()}
 
 
@@ -650,6 +661,28 @@ def explain(seeded: dict, deep_before: dict) -> dict:
     return found
 
 
+def path_cost(seeded: dict) -> dict:
+    """What a page and a switch spend in Python on the reader's path: decoding a Line's
+    ancestry (jsonb, as Django's JSONField does) and building the Path and its filter."""
+    from conversations.models import Line
+    from conversations.selectors.paths import Path
+
+    plan = seeded["built"]["versions"]
+    text = Line.objects.filter(conversation_id=seeded["ids"]["versions"], number=plan["line"])
+    ancestry = text.values_list("ancestry", flat=True).get()
+    encoded = json.dumps(ancestry)
+    clock, runs = time.perf_counter, 1_000
+    started = clock()
+    for _ in range(runs):
+        json.loads(encoded)
+    decode = (clock() - started) / runs
+    started = clock()
+    for _ in range(runs):
+        Path.of(plan["line"], ancestry, 100_100).q(100_051, 100_100)
+    build = (clock() - started) / runs
+    return {"pairs": len(ancestry), "bytes": len(encoded), "decode": decode, "build": build}
+
+
 # --- reporting -------------------------------------------------------------------------------
 
 
@@ -666,7 +699,7 @@ def _buffers(statement: dict) -> str:
     return match[1] if match else "none"
 
 
-def section(seeded, reads, switches, rows_changed, plans, deep_before, args, load, cpu) -> str:
+def section(seeded, reads, switches, rows_changed, plans, cost, args, load, cpu) -> str:
     import django
 
     details = {kind: plan for kind, plan in seeded["built"].items()}
@@ -722,7 +755,9 @@ def section(seeded, reads, switches, rows_changed, plans, deep_before, args, loa
         "`POST /api/v1/messages/{id}/show?limit=50` (what the thread's version arrows call: "
         "`services.version_show`, which moves the reader's line and records a `path.changed` "
         "event, then `selectors.shown_path_from`, the page of the path from that turn on), "
-        "each call switching to the other of the turn's two versions and back on the next. "
+        "each call switching to the other of the turn's two versions and back on the next; "
+        "the near turn is switched by the conversation's owner, the deep one by a second "
+        "reader shown the same path, all in one alternation. "
         "Beside it, the same rows read without switching (`GET …/messages?after=…` and the "
         "selector): the difference is the price of the switch itself.",
         "",
@@ -753,6 +788,14 @@ def section(seeded, reads, switches, rows_changed, plans, deep_before, args, loa
         f"With 1,000 versions, switching deep (a page of rows) costs {deep / near:.2f}x "
         f"switching near the end (a few rows); switching deep with 1,000 versions costs "
         f"{deep / pair_deep:.2f}x switching deep with 2.",
+        "",
+        "What grows with the versions is Python's work on the path, not the database's: "
+        f"the reader's line's ancestry holds {cost['pairs']} pairs ({cost['bytes']:,} bytes "
+        f"of JSON); decoding it takes {cost['decode'] * 1e6:,.0f} µs and building the Path "
+        f"and the page's filter from it {cost['build'] * 1e6:,.0f} µs, on every page read "
+        "(once) and every switch (`shown_line_for` reads and decodes the ancestries of the "
+        "up to 10 lines the reader was shown last, each as long: about ten times that). "
+        "Both grow with the lines on the reader's path, not with the rows shown.",
         "",
         "### The page query's plan on the forked path",
         "",
@@ -817,7 +860,9 @@ def section(seeded, reads, switches, rows_changed, plans, deep_before, args, loa
         "per call in this process; the API through Django's test client (routing, "
         "middleware, bearer-token auth, view, JSON) without a socket. Posting and reading "
         "run in one alternation (each post lengthens its path, so the newest page moves "
-        "with it), switching in a second one before it.",
+        "with it), switching in a second one before it. The conversation and participant "
+        "tables hold only these three conversations (the planner reads them with sequential "
+        "scans of one page); the message table holds only their messages.",
         f"- **Machine:** {harness.machine()}; Django {django.get_version()}, psycopg "
         f"{psycopg.__version__}, PostgreSQL {plans['server']} over TCP on loopback "
         "(autovacuum as the server has it: off on this machine, hence the VACUUM). "
@@ -851,10 +896,11 @@ def main() -> None:
         f"(simulated and checked in {seeded['simulated']:.1f} s)."
     )
     client = api_client(seeded["user"])
+    clients = {"near": client, "deep": api_client(seeded["second"])}
     load_before = harness.load_average()
     cpu_before = harness.cpu_counters()
     started = time.perf_counter()
-    switches, rows_changed = measure_switches(seeded, client, args)
+    switches, rows_changed = measure_switches(seeded, clients, args)
     print(f"Switches timed in {time.perf_counter() - started:.1f} s.", flush=True)
     started = time.perf_counter()
     reads, deep_before = measure_reads_and_posts(seeded, client, args)
@@ -862,13 +908,14 @@ def main() -> None:
     load_after = harness.load_average()
     cpu = harness.CpuShare.between(cpu_before, harness.cpu_counters())
     plans = explain(seeded, deep_before)
+    cost = path_cost(seeded)
     body = section(
         seeded,
         reads,
         switches,
         rows_changed,
         plans,
-        deep_before,
+        cost,
         args,
         (load_before, load_after),
         cpu,
