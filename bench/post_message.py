@@ -28,17 +28,20 @@ DEFAULT_OUTPUT = harness.DOCS_PATH
 
 SECTION_START, SECTION_END = harness.markers("bench/post_message.py")
 
-# A full row, every NOT NULL column of conversations_message (migration 0001) given, as
-# message_post writes it: a complete user message with empty JSON objects and no flags.
+# A full row, every NOT NULL column of conversations_message given, as message_post writes
+# it: a complete user message with empty JSON objects and no flags, on line 0 at position
+# seq after the previous message (its parent; issue 16's versions, migration 0016).
 RAW_INSERT = """
 INSERT INTO conversations_message (
     id, created_at, updated_at, conversation_id, seq, role, status, sender_id,
     provider, model, content, client_message_id, completed_at,
-    error, error_type, error_details, is_aborted, meta, hidden_reason, finish_reason
+    error, error_type, error_details, is_aborted, meta, hidden_reason, finish_reason,
+    position, line, parent_id, version, next_turn_forks
 ) VALUES (
     %(id)s, %(now)s, %(now)s, %(conversation_id)s, %(seq)s, 'user', 'complete', %(sender_id)s,
     '', '', %(content)s, NULL, %(now)s,
-    '', '', '{}'::jsonb, false, '{}'::jsonb, '', ''
+    '', '', '{}'::jsonb, false, '{}'::jsonb, '', '',
+    %(seq)s, 0, %(parent_id)s, 1, 0
 )
 """
 
@@ -121,6 +124,7 @@ def run(args: argparse.Namespace) -> Result:
 
     raw_connection = psycopg.connect(args.database_url, autocommit=True)
     raw_seq = 0
+    raw_parent: uuid.UUID | None = None
 
     def post_with_service() -> None:
         services.message_post(conversation=service_conversation, sender=user, content=CONTENT)
@@ -128,12 +132,14 @@ def run(args: argparse.Namespace) -> Result:
     def insert_raw() -> None:
         # The raw rows go to their own conversation and take seqs counted here, so they
         # never collide with the service's; nothing else writes to that conversation.
-        nonlocal raw_seq
+        nonlocal raw_seq, raw_parent
         raw_seq += 1
+        message_id = uuid.uuid4()
         raw_connection.execute(
             RAW_INSERT,
             {
-                "id": uuid.uuid4(),
+                "id": message_id,
+                "parent_id": raw_parent,
                 "now": datetime.now(UTC),
                 "conversation_id": raw_conversation.pk,
                 "seq": raw_seq,
@@ -141,6 +147,7 @@ def run(args: argparse.Namespace) -> Result:
                 "content": CONTENT,
             },
         )
+        raw_parent = message_id
 
     for _ in range(args.warmup):
         post_with_service()

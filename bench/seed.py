@@ -59,7 +59,7 @@ from psycopg import sql
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/chatapp_bench_api"
 
 # Bump when the generated data changes, so that older seeds are not reused.
-SEED_FORMAT = 1
+SEED_FORMAT = 2  # 2: the versions of issue 16 (position, line, parent)
 MARKER_TABLE = "bench_seed"
 
 BENCH_USERNAME = "bench"
@@ -403,6 +403,13 @@ MESSAGE_COLUMNS = (
     "meta",
     "hidden_reason",
     "finish_reason",
+    # Versions of a turn (issue 16): a linear seed is line 0, each message at position seq
+    # with the message before it as its parent, version 1 of its turn, no forks.
+    "position",
+    "line",
+    "parent_id",
+    "version",
+    "next_turn_forks",
 )
 CONVERSATION_COLUMNS = (
     "id",
@@ -425,6 +432,8 @@ CONVERSATION_COLUMNS = (
     "subject_type",
     "subject_id",
     "metadata",
+    "line_count",
+    "first_turn_forks",
 )
 PARTICIPANT_COLUMNS = (
     "id",
@@ -438,6 +447,8 @@ PARTICIPANT_COLUMNS = (
     "muted",
     "last_read_seq",
     "joined_at",
+    "line",
+    "recent_lines",
 )
 
 
@@ -509,6 +520,8 @@ def copy_messages(
     ids = {conversation.index: str(conversation.id) for conversation in planned}
     rows = 0
     batch: list[str] = []
+    # Each conversation's newest message so far: the parent of its next one.
+    previous: dict[int, str] = {}
     with cursor.copy(_copy_statement("conversations_message", MESSAGE_COLUMNS)) as copy:
         for time_, index, seq in order:
             conversation = planned[index]
@@ -523,10 +536,13 @@ def copy_messages(
             else:
                 role, provider, model = "user", "", ""
                 sender = bench if by_bench else peer
+            message_id = str(_uuid(rng))
+            parent = previous.get(index, "\\N")
+            previous[index] = message_id
             batch.append(
-                f"{_uuid(rng)}\t{stamp}\t{stamp}\t{ids[index]}\t{seq}\t{role}\tcomplete\t"
+                f"{message_id}\t{stamp}\t{stamp}\t{ids[index]}\t{seq}\t{role}\tcomplete\t"
                 f"{sender}\t{provider}\t{model}\t{_copy_text(content)}\t{stamp}\t\t\t{{}}\tf\t"
-                "{}\t\t\n"
+                f"{{}}\t\t\t{seq}\t0\t{parent}\t1\t0\n"
             )
             if len(batch) == 5_000:
                 copy.write("".join(batch))
@@ -567,6 +583,8 @@ def copy_conversations(
                     "",
                     "",
                     "{}",
+                    0,
+                    0,
                 )
             )
 
@@ -600,6 +618,8 @@ def copy_participants(
                         mine and conversation.muted,
                         read,
                         created,
+                        0,
+                        "[]",
                     )
                 )
                 rows += 1
@@ -637,6 +657,14 @@ INVARIANT_CHECKS = {
             FROM conversations_message WHERE sender_id IS NOT NULL GROUP BY 1, 2
         ) own ON own.conversation_id = p.conversation_id AND own.sender_id = p.user_id
         WHERE p.last_read_seq > c.message_count OR p.last_read_seq < coalesce(own.newest, 0)
+    """,
+    "one line (0): position is seq, the parent is the message before, version 1": """
+        SELECT count(*) FROM conversations_message m
+        LEFT JOIN conversations_message p ON p.id = m.parent_id
+        WHERE m.position <> m.seq OR m.line <> 0 OR m.version <> 1 OR m.next_turn_forks <> 0
+           OR (m.parent_id IS NULL) <> (m.seq = 1)
+           OR (m.parent_id IS NOT NULL AND (p.id IS NULL
+               OR p.conversation_id <> m.conversation_id OR p.seq <> m.seq - 1))
     """,
     "usage totals match the messages (none has token counts)": """
         SELECT (SELECT count(*) FROM conversations_conversation
