@@ -179,6 +179,8 @@ def prepare_reply(
         if target is None and message_id is not None:
             raise NotFound(gettext("No such message."))
         if target is None or target.role != MessageRole.ASSISTANT:
+            if message_id is not None:
+                raise Conflict(gettext("Only an assistant's reply can be regenerated."))
             raise Conflict("There is no assistant turn at the end of this conversation.")
         history = _history(
             conversation, line_path(conversation.pk, target.line), target.position - 1

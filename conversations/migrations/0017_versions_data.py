@@ -6,7 +6,8 @@ existed kept its earlier texts in meta["previous_versions"]: each becomes a real
 that turn, a message on a line of its own forking there, numbered before the answer that
 replaced it (they were written first); the later messages' seqs, the conversation's count
 and the read markers move up to make room, in the order the versions were written. Going
-back drops the columns (0016); earlier versions made since are lost with them. On
+back drops the columns (0016): which message is a version of which is lost, and every
+version stays a message of its own, read in seq order as the turns after one another. On
 PostgreSQL it also makes the function the one-statement post reads a line's end with."""
 
 from django.db import migrations

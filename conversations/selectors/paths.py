@@ -69,9 +69,9 @@ class Path:
 
     def holds(self, message) -> bool:
         """Whether `message` (its line and position) is on this path."""
-        return 1 <= message.position <= max(self.tail, message.position) and (
-            self.line_at(message.position) == message.line
-        )
+        # A line's messages run from where it starts on the path to its own end: the
+        # line that owns the position is the one the message must be on.
+        return message.position >= 1 and self.line_at(message.position) == message.line
 
     def forked_at(self, position: int, line: int) -> list[list[int]]:
         """The ancestry of a new line `line` that is a new version of this path's turn at

@@ -11,7 +11,13 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from conversations.exceptions import Conflict, InvalidInput, NotFound, PermissionDenied
+from conversations.exceptions import (
+    Conflict,
+    IdempotencyConflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
 from conversations.models import (
     Agent,
     Conversation,
@@ -115,16 +121,23 @@ def message_resend(
     participant = lock_participation(message.conversation, actor)
     conversation = participant.conversation
     message = _message_in(conversation, message)
-    if client_message_id is not None:
-        existing = _same_client_message(conversation, actor, client_message_id, content, None)
-        if existing is not None:
-            return existing, False
     if message.sender_id != actor.pk or message.role != MessageRole.USER:
         raise PermissionDenied(gettext("Only its author can send a message again."))
     if not message.is_visible:
         raise NotFound(gettext("No such message."))
     if conversation.kind != ConversationKind.ASSISTANT:
         raise Conflict(gettext("Only a message to the assistant can be sent again."))
+    if client_message_id is not None:
+        # A retry finds the version it made; a key the author used for another message
+        # (a post, another resend) with other text is an IdempotencyConflict.
+        existing = _same_client_message(conversation, actor, client_message_id, content, None)
+        if existing is not None:
+            if existing.parent_id != message.parent_id or existing.position != message.position:
+                raise IdempotencyConflict(
+                    "This client_message_id was used for a different message.",
+                    details={"field": "client_message_id", "message_id": str(existing.pk)},
+                )
+            return existing, False
     _check_open(conversation)
     line, version = _fork(conversation, message)
     now = timezone.now()

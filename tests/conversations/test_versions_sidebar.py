@@ -1,10 +1,13 @@
-"""The sidebar's last message and the thread's anchors follow the path a person is shown."""
+"""Versions of a turn, around the thread: the sidebar's last message follows the path a
+person is shown, search opens a version, and what resend and regenerate refuse."""
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from conversations import selectors, services
+from conversations.assistant.generation import prepare_reply
+from conversations.exceptions import Conflict, IdempotencyConflict
 from conversations.models import MessageStatus
 
 pytestmark = pytest.mark.django_db
@@ -78,3 +81,23 @@ def test_an_outsider_cannot_open_a_version(bob, answered, client):
     assert client.get(f"/c/{conversation.pk}/", {"at": str(question.pk)}).status_code == 404
     response = client.post(f"/m/{question.pk}/version", {"version": "1"})
     assert response.status_code == 404
+
+
+def test_a_resend_with_a_key_used_by_a_post_makes_nothing_and_says_so(alice, answered):
+    conversation, question, _ = answered
+    services.message_post(
+        conversation=conversation, sender=alice, content="Same words.", client_message_id="k1"
+    )
+    with pytest.raises(IdempotencyConflict):
+        services.message_resend(
+            message=question, actor=alice, content="Same words.", client_message_id="k1"
+        )
+    assert conversation.lines.count() == 0
+
+
+def test_regenerating_a_prompt_says_only_a_reply_can_be(alice, answered, settings):
+    conversation, question, _ = answered
+    with pytest.raises(Conflict, match="Only an assistant's reply"):
+        prepare_reply(
+            user=alice, conversation_id=conversation.pk, regenerate=True, message_id=question.pk
+        )
