@@ -122,6 +122,8 @@ class MessageAdmin(ModerationAdmin, LargeTableAdmin):
     object_acts = {"hide": ("hide", "_hide"), "unhide": ("hide", "_unhide")}
     fieldsets = [
         (None, {"fields": ["id", "conversation", "seq", "role", "status", "sender", "agent"]}),
+        # Where it is among the versions of its turn (docs/data-model.md).
+        ("Versions", {"fields": ["position", "line", "version", "parent"]}),
         ("Text", {"fields": ["visibility", "content", "reply_to", "edited_at", "deleted_at"]}),
         ("Moderation", {"fields": ["hidden_at", "hidden_by", "hidden_reason"]}),
         (
@@ -146,7 +148,7 @@ class MessageAdmin(ModerationAdmin, LargeTableAdmin):
             },
         ),
     ]
-    readonly_fields = ["id", "visibility"]
+    readonly_fields = ["id", "visibility", "parent"]
 
     # The list reads a short excerpt, never the whole text (up to 100,000 characters).
     list_defer = ["content", "meta", "error_details", "error", "conversation__metadata"]
