@@ -143,10 +143,11 @@ async def events(request: HttpRequest, last_event_id: str | None = None):
     replayed first, those of a conversation only from when you (last) joined it. Event
     types: message.created, message.updated, message.delta (streamed text, not replayed),
     message.completed, conversation.created/updated/deleted/restored/removed,
-    participant.added/removed, read. Message events say which message changed, never its
-    text: read the message. The stream ends with `access.revoked` (`data`: `{"reason",
-    "message"}`) within seconds of its access ending: the token or session that opened it
-    revoked, signed out or expired, or the account suspended."""
+    participant.added/removed, read, path.changed (to you alone: you were shown another
+    version of a turn, `{line, position, message_id}`). Message events say which message
+    changed, never its text: read the message. The stream ends with `access.revoked`
+    (`data`: `{"reason", "message"}`) within seconds of its access ending: the token or
+    session that opened it revoked, signed out or expired, or the account suspended."""
     resume = parse_last_event_id(request.headers.get("Last-Event-ID") or last_event_id)
     response = StreamingHttpResponse(
         user_events(StreamAccess.of_request(request), resume),

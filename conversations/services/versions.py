@@ -76,12 +76,11 @@ def _fork(conversation: Conversation, at: Message) -> tuple[int, int]:
 def _show(participant: Participant, line: int, *, position: int, message_id: Any) -> None:
     """`participant` is shown `line` from now on, on every device; the line they leave is
     remembered, and their other tabs are told (a `path.changed` event for them only)."""
-    recent = [participant.line, *(participant.recent_lines or [])]
-    participant.recent_lines = [
-        number
-        for index, number in enumerate([line, *recent])
-        if number not in [line, *recent][:index]
-    ][:RECENT_LINES]
+    recent = [line]
+    for number in [participant.line, *(participant.recent_lines or [])]:
+        if number not in recent:
+            recent.append(number)
+    participant.recent_lines = recent[:RECENT_LINES]
     participant.line = line
     Participant.objects.filter(pk=participant.pk).update(
         line=line, recent_lines=participant.recent_lines, updated_at=timezone.now()
