@@ -625,6 +625,8 @@ async def retry(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
             conversation_id=message.conversation_id,
             regenerate=True,
             message_id=message.pk,
+            # The form's key (partials/message_row.html): submitted twice, one version.
+            client_message_id=request.POST.get("client_message_id") or None,
         )
     except RateLimited as error:
         flash.error(request, ratelimit.page_message(error))

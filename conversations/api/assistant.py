@@ -20,8 +20,10 @@ from conversations.live.access import (
 from conversations.live.broker import broker
 from conversations.live.sse import SSE_HEADERS, sse
 from conversations.live.streams import parse_last_event_id, user_events
+from conversations.models import Message
 from conversations.schemas import ERRORS, LIMITED_ERRORS, AgentListOut, MessageOut, ReplyIn
 from conversations.selectors.people import agents_for_user
+from conversations.services.messages import GENERATING
 
 router = Router(tags=["assistant"])
 
@@ -66,7 +68,8 @@ async def reply(request: HttpRequest, conversation_id: uuid.UUID, payload: Reply
     this connection drops. It answers the end of the path through the versions you are
     shown, and is sent that path only. `{"regenerate": true}` writes a new version of the
     last reply of your path, `{"regenerate": true, "message_id": …}` of any reply; the
-    earlier version is kept and you are shown the new one.
+    earlier version is kept and you are shown the new one; with a `client_message_id`, the
+    same regenerate sent again makes no second version.
     With no model endpoint configured the turn is still saved, as error `not_configured`
     saying which variables to set (`message.created`, then `error` at once), so that it
     can be regenerated once one is. 409 when there is nothing to answer or a reply is
@@ -83,19 +86,25 @@ async def reply(request: HttpRequest, conversation_id: uuid.UUID, payload: Reply
         conversation_id=conversation_id,
         regenerate=bool(payload and payload.regenerate),
         message_id=payload.message_id if payload and payload.regenerate else None,
+        client_message_id=payload.client_message_id if payload and payload.regenerate else None,
     )
-    if prepared.failed:  # no endpoint: the turn is saved as error, nothing went upstream
-        ending = last_event(prepared.message)
-        return HttpResponse(
-            sse("message.created", prepared.summary) + sse(ending["type"], ending["data"]),
-            content_type="text/event-stream",
-            headers=SSE_HEADERS,
-        )
-    await sync_to_async(ratelimit.record)(ratelimit.REPLIES, limit_key)
+    # A regenerate sent again finds the version it made: still being written, its stream
+    # is followed as the first request's was; finished, its end is told at once.
+    following = prepared.replayed and prepared.message.status in GENERATING
+    if prepared.failed and not following:  # nothing goes upstream: told at once
+        return _told_at_once(prepared.summary, prepared.message)
     message_id = str(prepared.message.pk)
     access = StreamAccess.of_request(request, conversation_id=conversation_id)
     queue = broker.subscribe_message(message_id, user_id=access.user_id)
-    start_generation(prepared)
+    if following:
+        # Subscribed first, then read again: a version that ended in between is told.
+        now = await Message.objects.aget(pk=prepared.message.pk)
+        if now.status not in GENERATING:
+            broker.unsubscribe_message(message_id, queue, user_id=access.user_id)
+            return _told_at_once(prepared.summary, now)
+    else:
+        await sync_to_async(ratelimit.record)(ratelimit.REPLIES, limit_key)
+        start_generation(prepared)
 
     async def stream():
         watch = AccessWatch(access)
@@ -121,6 +130,16 @@ async def reply(request: HttpRequest, conversation_id: uuid.UUID, payload: Reply
             broker.unsubscribe_message(message_id, queue, user_id=access.user_id)
 
     return StreamingHttpResponse(stream(), content_type="text/event-stream", headers=SSE_HEADERS)
+
+
+def _told_at_once(summary: dict, message: Message) -> HttpResponse:
+    """The stream of a turn that is over already: its start, then its end."""
+    ending = last_event(message)
+    return HttpResponse(
+        sse("message.created", summary) + sse(ending["type"], ending["data"]),
+        content_type="text/event-stream",
+        headers=SSE_HEADERS,
+    )
 
 
 @router.post("/messages/{message_id}/abort", response={202: MessageOut, **ERRORS})

@@ -15,6 +15,7 @@ no lone surrogate: services.messages.storable_text), so what is streamed is what
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import time
@@ -114,13 +115,16 @@ def resolve_endpoint(agent: Agent) -> tuple[str, str, str]:
 
 @dataclass
 class PreparedReply:
-    """The turn, appended (or restarted), and what to ask upstream. With no endpoint
-    configured there is nothing to ask: `request` is None and the turn is already saved as
-    error (not_configured), so that the reason stays in the thread, with a Retry."""
+    """The turn, appended (or a new version of one), and what to ask upstream. With no
+    endpoint configured there is nothing to ask: `request` is None and the turn is already
+    saved as error (not_configured), so that the reason stays in the thread, with a Retry.
+    `replayed`: a regenerate sent again with its client_message_id found the version it
+    made (`message`), and nothing is asked (it is finished, or being written already)."""
 
     message: Message
     request: ChatRequest | None
     summary: dict[str, Any]
+    replayed: bool = False
 
     @property
     def failed(self) -> bool:
@@ -139,6 +143,16 @@ def _history(conversation: Conversation, path: Path, last: int) -> list[Message]
     )
 
 
+def _regeneration_key(user: AbstractBaseUser, key: str | None) -> str | None:
+    """What a regenerate's client_message_id is kept as on the version it makes: a reply has
+    no sender for the (conversation, sender, client_message_id) constraint to scope it, so
+    the requester's id goes into it (hashed, to keep within the column)."""
+    if key is None:
+        return None
+    digest = hashlib.sha256(f"{user.pk}:{key}".encode()).hexdigest()[:40]
+    return f"regenerate:{digest}"
+
+
 def _check_quiet(history: list[Message]) -> None:
     if any(message.status in services.messages.GENERATING for message in history[-5:]):
         raise Conflict(gettext("A reply is already being written in this conversation."))
@@ -151,12 +165,18 @@ def prepare_reply(
     conversation_id: Any,
     regenerate: bool = False,
     message_id: Any = None,
+    client_message_id: str | None = None,
 ) -> PreparedReply:
     """Everything a reply needs before the first byte goes upstream. The assistant answers
     the end of the path through the versions that `user` is shown, and is sent that path
     only. With `regenerate`, it writes a new version of the reply `message_id` (by default
     the last message of that path, which must be a reply): the earlier version keeps its
-    text and everything after it, and `user` is shown the new one."""
+    text and everything after it, and `user` is shown the new one. A regenerate's
+    `client_message_id` makes it idempotent: sent again, it finds the version it made
+    (looked up under the conversation's lock, so two at once make one)."""
+    client_message_id = _regeneration_key(
+        user, services.messages.clean_client_message_id(client_message_id)
+    )
     conversation = selectors.conversation_get_for_user(user=user, conversation_id=conversation_id)
     agent = conversation.agent or services.agent_default_for_workspace(
         workspace=conversation.workspace
@@ -170,6 +190,16 @@ def prepare_reply(
     participant = lock_participation(conversation, user)
     conversation = participant.conversation
     path = line_path(conversation.pk, participant.line)
+    if regenerate and client_message_id is not None:
+        made = Message.objects.filter(
+            conversation=conversation,
+            role=MessageRole.ASSISTANT,
+            client_message_id=client_message_id,
+        ).first()
+        if made is not None:
+            return PreparedReply(
+                message=made, request=None, summary=message_summary(made), replayed=True
+            )
     if regenerate:
         if message_id is None:
             target = Message.objects.filter(path.q(path.tail, path.tail), conversation=conversation)
@@ -187,7 +217,11 @@ def prepare_reply(
         )
         _check_quiet(history)
         message = services.reply_version_start(
-            participant=participant, reply=target, agent=agent, model=model
+            participant=participant,
+            reply=target,
+            agent=agent,
+            model=model,
+            client_message_id=client_message_id,
         )
     else:
         history = _history(conversation, path, path.tail)

@@ -51,3 +51,9 @@ class ReplyIn(Schema):
     message_id: uuid.UUID | None = Field(
         default=None, description="With regenerate: the reply (any, not only the last)."
     )
+    client_message_id: str | None = Field(
+        default=None,
+        max_length=100,
+        description="With regenerate: your key for this regeneration. Sent again, it answers "
+        "with the version it made (its stream, or its end) instead of making another.",
+    )

@@ -108,7 +108,12 @@ def conversation_get_for_user(
     conversation.participant = participant
     conversation.peer_name = participant.peer_name or ""
     # The path through the versions this person is shown (selectors.paths).
-    conversation.path = Path.of(participant.line, participant.path_ancestry, participant.path_tail)
+    conversation.path = Path.of(
+        participant.line,
+        participant.path_ancestry,
+        participant.path_tail,
+        linear=conversation.line_count == 0,
+    )
     return conversation
 
 
@@ -594,13 +599,19 @@ def message_page_rows(
             conversation_id=pk,
             conversation__deleted_at__isnull=True,
         )
-        .annotate(**path_annotations(), first_turn_forks=F("conversation__first_turn_forks"))
-        .values("line", "path_ancestry", "path_tail", "first_turn_forks")
+        .annotate(
+            **path_annotations(),
+            first_turn_forks=F("conversation__first_turn_forks"),
+            line_count=F("conversation__line_count"),
+        )
+        .values("line", "path_ancestry", "path_tail", "first_turn_forks", "line_count")
         .first()
     )
     if shown is None:
         raise NotFound("No such conversation.")
-    path = Path.of(shown["line"], shown["path_ancestry"], shown["path_tail"])
+    path = Path.of(
+        shown["line"], shown["path_ancestry"], shown["path_tail"], linear=not shown["line_count"]
+    )
     first, last = _window(path.tail, before=before, after=after, limit=limit)
     messages = (
         Message.objects.filter(conversation_id=pk)

@@ -173,7 +173,7 @@ def clean_content(content: Any, *, field: str = "content") -> str:
     return content
 
 
-def _clean_client_message_id(value: Any) -> str | None:
+def clean_client_message_id(value: Any) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or not value.isprintable() or not value.strip():
@@ -432,7 +432,7 @@ def message_post(
     False); with other content it raises IdempotencyConflict.
     """
     content = clean_content(content)
-    client_message_id = _clean_client_message_id(client_message_id)
+    client_message_id = clean_client_message_id(client_message_id)
     meta = validate_message_meta(meta)
     if reply_to is not None and reply_to.conversation_id != conversation.pk:
         raise InvalidInput(
@@ -525,7 +525,7 @@ def conversation_create_with_message(
     conversation that already exists with that person gets the message.
     """
     content = clean_content(content)
-    client_message_id = _clean_client_message_id(client_message_id)
+    client_message_id = clean_client_message_id(client_message_id)
     started = _started_with(creator, client_message_id) if client_message_id else None
     created = False
     if started is None:
@@ -557,6 +557,7 @@ def assistant_message_start(
     version_of: Message | None = None,
     version: int = 1,
     locked: bool = False,
+    client_message_id: str | None = None,
 ) -> Message:
     """The assistant's turn, appended empty (pending or streaming) before the first token,
     so that its place in the thread is fixed and a crash leaves a visible record: at the
@@ -579,6 +580,7 @@ def assistant_message_start(
             provider=agent.provider if agent else "",
             model=model or (agent.model if agent else ""),
             reply_to=reply_to,
+            client_message_id=client_message_id,
         ),
         line=line,
         version_of=version_of,

@@ -37,9 +37,9 @@ from .messages import (
     _announce,
     _append,
     _check_open,
-    _clean_client_message_id,
     _same_client_message,
     assistant_message_start,
+    clean_client_message_id,
     clean_content,
 )
 
@@ -116,7 +116,7 @@ def message_resend(
     client_message_id returns the first version it made (IdempotencyConflict for other
     content), so a retried resend makes one version."""
     content = clean_content(content)
-    client_message_id = _clean_client_message_id(client_message_id)
+    client_message_id = clean_client_message_id(client_message_id)
     participant = lock_participation(message.conversation, actor)
     conversation = participant.conversation
     message = _message_in(conversation, message)
@@ -169,6 +169,7 @@ def reply_version_start(
     reply: Message,
     agent: Agent | None,
     model: str,
+    client_message_id: str | None = None,
 ) -> Message:
     """Regenerate: a new version of an assistant reply (any, not only the last), started
     streaming on a new line that the participant is shown from now on. The conversation's
@@ -194,6 +195,7 @@ def reply_version_start(
         version_of=reply,
         version=version,
         locked=True,
+        client_message_id=client_message_id,
     )
     _show(participant, line, position=message.position, message_id=message.pk)
     return message

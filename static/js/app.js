@@ -839,7 +839,8 @@
       try {
         const response = await api(`/api/v1/conversations/${conversationId}/reply`, {
           method: "POST",
-          json: messageId ? { regenerate, message_id: messageId } : { regenerate },
+          // A key per click: the same regenerate sent again makes no second version.
+          json: messageId ? { regenerate, message_id: messageId, client_message_id: newClientMessageId() } : { regenerate },
         });
         if (!response.ok) {
           if (quiet && response.status === 409) return;

@@ -282,6 +282,27 @@ def test_regenerate_writes_a_new_version_of_the_last_assistant_turn(server, toke
     assert [version["content"] for version in versions] == ["First try.", "Second try."]
 
 
+def test_a_regenerate_sent_again_with_its_key_answers_with_the_version_it_made(
+    server, tokens, fake
+):
+    fake.script(text_reply("First try."), text_reply("Second try."))
+    conversation_id = new_conversation(server, tokens["alice"])
+    reply(server, tokens["alice"], conversation_id)
+    first = last_message(server, tokens["alice"], conversation_id)
+    body = {"regenerate": True, "message_id": first["id"], "client_message_id": "again-1"}
+    made = reply(server, tokens["alice"], conversation_id, **body)
+    assert made[-1][0] == "message.completed"
+    # Sent again (a lost answer): the same version's start and end, nothing asked upstream.
+    asked = len(fake.requests)
+    again = reply(server, tokens["alice"], conversation_id, **body)
+    assert [name for name, _ in again] == ["message.created", "message.completed"]
+    assert again[0][1]["message_id"] == made[0][1]["message_id"]
+    assert len(fake.requests) == asked
+    with client(server, tokens["alice"]) as api:
+        versions = api.get(f"/api/v1/messages/{first['id']}/versions").json()["items"]
+    assert [version["content"] for version in versions] == ["First try.", "Second try."]
+
+
 def test_reply_refusals(server, tokens, database):
     with client(server, tokens["alice"]) as api:
         empty = api.post("/api/v1/conversations", json={"kind": "assistant"}).json()["id"]

@@ -101,3 +101,45 @@ def test_regenerating_a_prompt_says_only_a_reply_can_be(alice, answered, setting
         prepare_reply(
             user=alice, conversation_id=conversation.pk, regenerate=True, message_id=question.pk
         )
+
+
+def test_a_regenerate_sent_again_with_its_key_makes_one_version(alice, bob, group, settings):
+    settings.OPENAI_BASE_URL = settings.OPENAI_MODEL = ""  # saved at once, as not_configured
+    conversation, _ = services.conversation_create(
+        creator=alice, kind="assistant", title="Ask", workspace=group.workspace, participants=[bob]
+    )
+    question, _ = services.message_post(conversation=conversation, sender=alice, content="Why?")
+    first = services.assistant_message_start(
+        conversation=conversation, agent=None, reply_to=question
+    )
+    services.assistant_message_finish(message=first, content="Because.")
+
+    def regenerate(user, key):
+        return prepare_reply(
+            user=user,
+            conversation_id=conversation.pk,
+            regenerate=True,
+            message_id=first.pk,
+            client_message_id=key,
+        )
+
+    made = regenerate(alice, "k1")
+    again = regenerate(alice, "k1")
+    assert again.replayed and again.message.pk == made.message.pk
+    # The key is the requester's own: bob's "k1" is another regenerate.
+    other = regenerate(bob, "k1")
+    assert not other.replayed and other.message.pk != made.message.pk
+    assert conversation.messages.filter(position=first.position).count() == 3
+
+
+def test_the_regenerate_form_submitted_twice_makes_one_version(alice, answered, client, settings):
+    settings.OPENAI_BASE_URL = settings.OPENAI_MODEL = ""
+    conversation, _, first = answered
+    client.force_login(alice)
+    page = client.get(f"/c/{conversation.pk}/").content.decode()
+    key = f"regenerate-{first.pk}-1"
+    assert f'name="client_message_id" value="{key}"' in page
+    for _ in range(2):
+        response = client.post(f"/m/{first.pk}/retry", {"client_message_id": key})
+        assert response.status_code == 302
+    assert conversation.messages.filter(position=first.position).count() == 2
