@@ -187,6 +187,17 @@ def prepare_reply(
         unconfigured, base_url, model, api_key = error, "", "", ""
     else:
         unconfigured = None
+    max_tokens = (agent.max_tokens if agent else None) or settings.ASSISTANT_MAX_TOKENS or None
+    # What writes this version, kept with it: another version may be written by another
+    # model, or with other settings, and each says which (docs/assistant.md).
+    written_with = {
+        "generation": {
+            "temperature": agent.temperature if agent else None,
+            "max_tokens": max_tokens,
+            "context_tokens": settings.ASSISTANT_CONTEXT_TOKENS,
+            "system_prompt": agent.system_prompt if agent else "",
+        }
+    }
     participant = lock_participation(conversation, user)
     conversation = participant.conversation
     path = line_path(conversation.pk, participant.line)
@@ -222,6 +233,7 @@ def prepare_reply(
             agent=agent,
             model=model,
             client_message_id=client_message_id,
+            meta=written_with,
         )
     else:
         history = _history(conversation, path, path.tail)
@@ -236,6 +248,7 @@ def prepare_reply(
             status=MessageStatus.STREAMING,
             line=participant.line,
             locked=True,
+            meta=written_with,
         )
     summary = message_summary(message)
     if unconfigured is not None:
@@ -259,7 +272,7 @@ def prepare_reply(
             budget_tokens=settings.ASSISTANT_CONTEXT_TOKENS,
         ),
         temperature=agent.temperature,
-        max_tokens=agent.max_tokens or settings.ASSISTANT_MAX_TOKENS or None,
+        max_tokens=max_tokens,
     )
     return PreparedReply(message=message, request=request, summary=summary)
 

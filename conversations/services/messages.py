@@ -558,6 +558,7 @@ def assistant_message_start(
     version: int = 1,
     locked: bool = False,
     client_message_id: str | None = None,
+    meta: dict | None = None,
 ) -> Message:
     """The assistant's turn, appended empty (pending or streaming) before the first token,
     so that its place in the thread is fixed and a crash leaves a visible record: at the
@@ -581,6 +582,7 @@ def assistant_message_start(
             model=model or (agent.model if agent else ""),
             reply_to=reply_to,
             client_message_id=client_message_id,
+            meta=meta or {},
         ),
         line=line,
         version_of=version_of,

@@ -170,6 +170,7 @@ def reply_version_start(
     agent: Agent | None,
     model: str,
     client_message_id: str | None = None,
+    meta: dict | None = None,
 ) -> Message:
     """Regenerate: a new version of an assistant reply (any, not only the last), started
     streaming on a new line that the participant is shown from now on. The conversation's
@@ -196,6 +197,7 @@ def reply_version_start(
         version=version,
         locked=True,
         client_message_id=client_message_id,
+        meta=meta,
     )
     _show(participant, line, position=message.position, message_id=message.pk)
     return message

@@ -143,3 +143,22 @@ def test_the_regenerate_form_submitted_twice_makes_one_version(alice, answered, 
         response = client.post(f"/m/{first.pk}/retry", {"client_message_id": key})
         assert response.status_code == 302
     assert conversation.messages.filter(position=first.position).count() == 2
+
+
+def test_each_version_says_what_wrote_it(alice, answered, settings):
+    settings.OPENAI_BASE_URL = settings.OPENAI_MODEL = ""
+    settings.ASSISTANT_CONTEXT_TOKENS = 4321
+    conversation, _, first = answered
+    version = prepare_reply(
+        user=alice, conversation_id=conversation.pk, regenerate=True, message_id=first.pk
+    ).message
+    version.refresh_from_db()
+    assert version.meta["generation"]["context_tokens"] == 4321
+    assert set(version.meta["generation"]) == {
+        "temperature",
+        "max_tokens",
+        "context_tokens",
+        "system_prompt",
+    }
+    first.refresh_from_db()
+    assert "generation" not in first.meta  # the first version, written before, is as it was
