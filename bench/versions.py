@@ -159,7 +159,7 @@ class Thread:
         return self.tail(line)
 
     def fork(self, at: Msg, kind: str) -> int:
-        """A new version of `at`'s turn on a new line (services.versions._fork and _append)."""
+        """A new version of `at`'s turn on a new line, as services.versions._fork makes it."""
         number = len(self.lines) + 1
         kept = [pair for pair in self.ancestry(at.line) if pair[1] < at.position]
         self.lines[number] = LineRow(number, at.line, at.position, [*kept, [number, at.position]])

@@ -215,7 +215,7 @@ def line_tail(conversation_id: Any, line: int) -> tuple[Any, int]:
     return newest or (None, 0)
 
 
-def _append(
+def append_message(
     conversation: Conversation,
     message: Message,
     *,
@@ -392,7 +392,7 @@ def _post_on_postgres(message: Message, *, conversation_id, title: str) -> _Post
     return _PostOutcome(found > 0, status, bool(deleted), seq, position, line, parent, created_at)
 
 
-def _same_client_message(
+def same_client_message(
     conversation: Conversation, sender, client_message_id: str, content: str, reply_to
 ) -> Message | None:
     """The sender's message with this client_message_id, if any; IdempotencyConflict if it
@@ -410,7 +410,7 @@ def _same_client_message(
     return existing
 
 
-def _check_open(conversation: Conversation) -> None:
+def check_open(conversation: Conversation) -> None:
     if conversation.is_deleted:
         raise NotFound(gettext("No such conversation."))
     if conversation.status == ConversationStatus.COMPLETED:
@@ -468,7 +468,7 @@ def message_post(
     if not outcome.found or outcome.deleted:
         raise NotFound(gettext("No such conversation."))
     if client_message_id is not None:
-        existing = _same_client_message(conversation, sender, client_message_id, content, reply_to)
+        existing = same_client_message(conversation, sender, client_message_id, content, reply_to)
         if existing is not None:
             return existing, False
     raise Conflict(gettext("This conversation is completed; reopen it to post."))
@@ -484,16 +484,16 @@ def _post_with_the_orm(
     conversation = participant.conversation
     if message.client_message_id is not None:
         # Under the lock, a concurrent retry has either committed its message or not begun.
-        existing = _same_client_message(
+        existing = same_client_message(
             conversation, sender, message.client_message_id, message.content, message.reply_to
         )
         if existing is not None:
             return existing, False
-    _check_open(conversation)
-    _append(conversation, message, line=participant.line)
+    check_open(conversation)
+    append_message(conversation, message, line=participant.line)
     # One's own message is read.
     Participant.objects.filter(pk=participant.pk).update(last_read_seq=message.seq)
-    _announce(message, "message.created")
+    announce_message(message, "message.created")
     message.parts_list = []
     return message, True
 
@@ -562,17 +562,17 @@ def assistant_message_start(
 ) -> Message:
     """The assistant's turn, appended empty (pending or streaming) before the first token,
     so that its place in the thread is fixed and a crash leaves a visible record: at the
-    end of `line`, or as a new version of `version_of`'s turn (see _append)."""
+    end of `line`, or as a new version of `version_of`'s turn (see append_message)."""
     if status not in (MessageStatus.PENDING, MessageStatus.STREAMING):
         raise InvalidInput("status", "An assistant turn starts pending or streaming.")
     if not locked:
         conversation = lock_conversation(conversation)
-    _check_open(conversation)
+    check_open(conversation)
     if reply_to is not None and reply_to.conversation_id != conversation.pk:
         raise InvalidInput(
             "reply_to_id", gettext("A reply must be to a message of the same conversation.")
         )
-    message = _append(
+    message = append_message(
         conversation,
         Message(
             role=MessageRole.ASSISTANT,
@@ -588,11 +588,11 @@ def assistant_message_start(
         version_of=version_of,
         version=version,
     )
-    _announce(message, "message.created")
+    announce_message(message, "message.created")
     return message
 
 
-def _announce(message: Message, type: str) -> None:
+def announce_message(message: Message, type: str) -> None:
     event_record(conversation_id=message.conversation_id, type=type, data=message_summary(message))
 
 
@@ -718,7 +718,7 @@ def assistant_message_finish(
             "updated_at",
         ]
     )
-    _announce(message, "message.completed")
+    announce_message(message, "message.completed")
     return message
 
 
@@ -872,7 +872,7 @@ def message_edit(*, message: Message, actor: AbstractBaseUser, content: str) -> 
         message.content = content
         message.edited_at = now
         message.save(update_fields=["content", "edited_at", "updated_at"])
-        _announce(message, "message.updated")
+        announce_message(message, "message.updated")
     return message
 
 
@@ -883,7 +883,7 @@ def message_delete(*, message: Message, actor: AbstractBaseUser) -> Message:
     message = _own_message(message, actor)
     message.deleted_at = timezone.now()
     message.save(update_fields=["deleted_at", "updated_at"])
-    _announce(message, "message.updated")
+    announce_message(message, "message.updated")
     return message
 
 

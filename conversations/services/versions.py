@@ -34,13 +34,13 @@ from .conversations import lock_conversation, lock_participation
 from .events import event_record
 from .messages import (
     GENERATING,
-    _announce,
-    _append,
-    _check_open,
-    _same_client_message,
+    announce_message,
+    append_message,
     assistant_message_start,
+    check_open,
     clean_client_message_id,
     clean_content,
+    same_client_message,
 )
 
 # How many of the lines a person was shown are remembered (Participant.recent_lines).
@@ -129,7 +129,7 @@ def message_resend(
     if client_message_id is not None:
         # A retry finds the version it made; a key the author used for another message
         # (a post, another resend) with other text is an IdempotencyConflict.
-        existing = _same_client_message(conversation, actor, client_message_id, content, None)
+        existing = same_client_message(conversation, actor, client_message_id, content, None)
         if existing is not None:
             if existing.parent_id != message.parent_id or existing.position != message.position:
                 raise IdempotencyConflict(
@@ -137,10 +137,10 @@ def message_resend(
                     details={"field": "client_message_id", "message_id": str(existing.pk)},
                 )
             return existing, False
-    _check_open(conversation)
+    check_open(conversation)
     line, version = _fork(conversation, message)
     now = timezone.now()
-    resent = _append(
+    resent = append_message(
         conversation,
         Message(
             role=MessageRole.USER,
@@ -156,7 +156,7 @@ def message_resend(
         version=version,
     )
     Participant.objects.filter(pk=participant.pk).update(last_read_seq=resent.seq)
-    _announce(resent, "message.created")
+    announce_message(resent, "message.created")
     _show(participant, line, position=resent.position, message_id=resent.pk)
     resent.parts_list = []
     return resent, True
@@ -183,7 +183,7 @@ def reply_version_start(
         raise InvalidInput("message_id", gettext("Only an assistant's reply can be regenerated."))
     if reply.status in GENERATING:
         raise Conflict(gettext("This turn is still being generated."))
-    _check_open(conversation)
+    check_open(conversation)
     line, version = _fork(conversation, reply)
     message = assistant_message_start(
         conversation=conversation,
