@@ -352,11 +352,29 @@
       count.textContent = counted(ngettext("%(count)s message", "%(count)s messages", total), total);
     }
 
+    // A row replaced under the keyboard (a live update, the saved reply, another tab's switch)
+    // keeps its focus: the same control, by its place among the row's, in the new row.
+    const CONTROLS = "button, a[href], [tabindex]";
+    function focusInRow() {
+      const active = document.activeElement;
+      const row = active && active.closest && active.closest(".message[data-position]");
+      if (!row || !list.contains(row)) return null;
+      return { position: row.dataset.position, index: $$(CONTROLS, row).indexOf(active) };
+    }
+    function restoreFocus(saved) {
+      if (!saved || saved.index < 0) return;
+      if (document.activeElement && document.activeElement !== document.body) return; // moved on
+      const row = $(`.message[data-position="${saved.position}"]`, list);
+      const control = row && $$(CONTROLS, row)[saved.index];
+      if (control && !control.disabled) control.focus();
+    }
+
     // Insert server-rendered rows: replace rows already shown (same position), append the rest.
     // A row of ours with the client_message_id of one still in the outbox confirms it (the
     // POST's answer, or the live stream, whichever comes first): it replaces the local row.
     function placeRows(html) {
       const stick = stuckToBottom;
+      const focused = focusInRow();
       const rows = fragment(html);
       $$(".message[data-position]", rows).forEach((row) => {
         const clientId = row.dataset.clientMessageId;
@@ -370,6 +388,8 @@
           // The reply streaming into this page keeps its row; the saved one replaces it at
           // the end (a live event for it can arrive while it streams).
           if (streamingMessageId && existing.dataset.messageId === streamingMessageId) return;
+          // Nor is a row being edited in place taken from under the person's typing.
+          if (existing.classList.contains("editing") && existing.dataset.messageId === row.dataset.messageId) return;
           existing.replaceWith(row);
         } else {
           const newer = $$(".message[data-position]", list).find((m) => Number(m.dataset.position) > Number(row.dataset.position));
@@ -377,6 +397,7 @@
         }
       });
       if (stick) scrollToBottom();
+      restoreFocus(focused);
       updateRegenerate();
       updateCount();
     }
@@ -405,10 +426,12 @@
           if (response.headers.get("X-Has-More-After") !== "1" || !rows.length) break;
           after = Number(rows[rows.length - 1].dataset.position);
         }
+        const focused = focusInRow();
         rowsFrom(position).forEach((row) => {
           if (!(streamingMessageId && row.dataset.messageId === streamingMessageId)) row.remove();
         });
         fresh.forEach(placeRows);
+        restoreFocus(focused);
       });
       return reloading;
     }

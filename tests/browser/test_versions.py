@@ -26,7 +26,17 @@ def version_label(row):
 
 
 def wait_idle(page):
+    """The reply is over and its rows have settled: the saved rows replace the streamed one
+    (the reply's own read, then the live event's), and a row replaced under the keyboard
+    loses its focus. Settled: the rows stay the same elements for 400 ms."""
     expect(page.get_by_role("button", name="Stop")).to_be_hidden(timeout=15_000)
+    rows = page.locator("#messages .message[data-position]")
+    for _ in range(25):
+        handles = rows.element_handles()
+        page.wait_for_timeout(400)
+        if all(handle.evaluate("row => row.isConnected") for handle in handles):
+            return
+    raise AssertionError("the thread's rows kept being replaced")
 
 
 def shown_line(database, conversation_id: str, username: str) -> int:
