@@ -121,3 +121,18 @@ def tokens_for():
         return token_pair_issue(user=user)
 
     return issue
+
+
+@pytest.fixture
+def client_for():
+    """client_for(user=None) -> a Django test client, signed in as `user` when given."""
+
+    from django.test import Client
+
+    def make(user=None):
+        client = Client()
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return make

@@ -8,7 +8,6 @@ import re
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.utils import timezone
 
 from conversations import services
@@ -19,17 +18,6 @@ pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/search"
 on_postgresql = connection.vendor == "postgresql"
-
-
-@pytest.fixture
-def client_for():
-    def make(user=None):
-        client = Client()
-        if user is not None:
-            client.force_login(user)
-        return client
-
-    return make
 
 
 def assert_error(response, status, code):

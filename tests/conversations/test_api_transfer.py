@@ -38,17 +38,6 @@ from .transfer_helpers import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def client_for():
-    def make(user=None):
-        client = Client()
-        if user is not None:
-            client.force_login(user)
-        return client
-
-    return make
-
-
 def export_url(conversation, fmt: str = "json") -> str:
     return f"/api/v1/conversations/{conversation.pk}/export?format={fmt}"
 

@@ -4,7 +4,6 @@ model and agent; only the caller's conversations; the date range; bad parameters
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from django.test import Client
 
 from conversations import services
 from conversations.models import Agent, Message
@@ -24,17 +23,6 @@ COUNTERS = (
     "avg_ttft_ms",
 )
 IN_MARCH = {"from": "2025-03-01", "to": "2025-04-01"}
-
-
-@pytest.fixture
-def client_for():
-    def make(user=None):
-        client = Client()
-        if user is not None:
-            client.force_login(user)
-        return client
-
-    return make
 
 
 def assert_error(response, status, code):

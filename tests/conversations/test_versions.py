@@ -5,10 +5,9 @@ server, per person), pages read that path as position ranges, and the assistant 
 that path only."""
 
 import itertools
-import threading
 
 import pytest
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from conversations import selectors, services
@@ -23,6 +22,7 @@ from conversations.exceptions import (
 from conversations.models import Conversation, Line, Message, MessageStatus, Participant
 from conversations.selectors.paths import line_path
 from conversations.services.conversations import lock_participation
+from tests.conversations.test_concurrency import run_in_threads
 
 pytestmark = pytest.mark.django_db
 
@@ -720,30 +720,6 @@ def test_regenerate_refusals(alice, charlie, chat, configured):
 
 
 # --- concurrent writers (PostgreSQL) ------------------------------------------------------------
-
-
-def run_in_threads(count: int, work) -> list:
-    """Start `count` threads at the same instant, each with its own connection; what each
-    returned, or the exception it raised (as tests/conversations/test_concurrency.py)."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def run(number: int) -> None:
-        try:
-            barrier.wait()
-            results[number] = work(number)
-        except Exception as error:  # collected and checked by the test
-            results[number] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(number,)) for number in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    close_old_connections()
-    return results
 
 
 @pytest.mark.postgres_only

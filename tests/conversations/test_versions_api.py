@@ -6,23 +6,11 @@ import json
 import uuid
 
 import pytest
-from django.test import Client
 
 from conversations import services
 from conversations.models import Conversation, Line, Message, MessageStatus, Participant
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def client_for():
-    def make(user=None):
-        client = Client()
-        if user is not None:
-            client.force_login(user)
-        return client
-
-    return make
 
 
 @pytest.fixture
